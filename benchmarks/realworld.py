@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""Score livedigits on the labelled real-photo folders (development data, never training data).
+
+    python benchmarks/realworld.py [--data ../shared/data/realworld] [--model models/digits.tflite]
+"""
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import cv2
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from livedigits import Recognizer  # noqa: E402
+from livedigits.evaluate import TextScore, read_labels  # noqa: E402
+
+ROTATIONS = {"0": None, "90": cv2.ROTATE_90_COUNTERCLOCKWISE, "180": cv2.ROTATE_180, "270": cv2.ROTATE_90_CLOCKWISE}
+
+
+def load(path: Path, rotate: str = "0"):
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if image is not None and image.ndim == 3 and image.shape[2] == 4:
+        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    code = ROTATIONS.get(str(rotate))
+    return image if code is None else cv2.rotate(image, code)
+
+
+def score_folder(recognizer, folder: Path, mode: str, limit: int | None = None) -> TextScore:
+    rows = read_labels(folder / "labels.csv")[:limit]
+    score = TextScore()
+    if mode == "read_digit":
+        images = [load(folder / r["relative_path"]) for r in rows]
+        for row, (digit, _) in zip(rows, recognizer.read_digits(images)):
+            score.add(row["relative_path"], row["label"], str(digit))
+        return score
+    for row in rows:
+        image = load(folder / row["relative_path"], row.get("rotate_ccw_deg_to_upright", "0") or "0")
+        score.add(row["relative_path"], row["label"], recognizer.recognize(image).text)
+    return score
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", default=os.environ.get("LIVEDIGITS_REALWORLD", "../shared/data/realworld"))
+    parser.add_argument("--model")
+    parser.add_argument("--min-confidence", type=float)
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args()
+    kwargs = {} if args.min_confidence is None else {"min_confidence": args.min_confidence}
+    recognizer = Recognizer(args.model, **kwargs)
+    data = Path(args.data)
+    for folder, mode in (("digit_photos", "read_digit"), ("digit_photos", "recognize"), ("page_photos", "recognize"),
+                         ("cheque_amounts", "recognize"), ("usps_train", "read_digit")):
+        started = time.perf_counter()
+        score = score_folder(recognizer, data / folder, mode)
+        took = time.perf_counter() - started
+        print(f"{folder:15s} {mode:10s} n={len(score.items):5d} exact={100 * score.exact:6.2f} % "
+              f"CER={100 * score.cer:6.2f} %  ({took:.1f} s)")
+        if args.verbose:
+            for path, expected, got in score.errors()[:15]:
+                print(f"    {path}: expected {expected} got {got}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""Batch classification of normalised crops with the LiteRT interpreter (no TensorFlow import).
+
+Falls back to the ``.keras`` model only when ``ai-edge-litert`` is not installed.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "digits.tflite"
+_PACKAGED_MODEL = Path(__file__).resolve().parent / "models" / "digits.tflite"
+
+
+class ModelError(Exception):
+    """The model file is missing or unreadable; the message is one line for the user."""
+
+
+def default_model_path() -> Path:
+    """The shipped model: ``models/`` next to the package (source checkout) or inside it (wheel)."""
+    for candidate in (DEFAULT_MODEL, _PACKAGED_MODEL):
+        if candidate.is_file():
+            return candidate
+    return DEFAULT_MODEL
+
+
+class Classifier:
+    """Reads (N, 28, 28, 1) float32 crops -> (N, classes) probabilities in one interpreter call."""
+
+    def __init__(self, model_path: str | os.PathLike | None = None, num_threads: int | None = None):
+        self.path = Path(model_path) if model_path else default_model_path()
+        if not self.path.is_file():
+            raise ModelError(f"model file {self.path} not found; pass --model PATH to a .tflite or .keras file")
+        self._batch_size = -1
+        if self.path.suffix == ".keras":
+            self._keras = _load_keras(self.path)
+            self._interpreter = None
+            self.num_classes = int(self._keras.output_shape[-1])
+            return
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError:  # LiteRT missing: use the Keras twin of the same model
+            self._keras = _load_keras(self.path.with_suffix(".keras"))
+            self._interpreter = None
+            self.num_classes = int(self._keras.output_shape[-1])
+            return
+        self._keras = None
+        try:
+            self._interpreter = Interpreter(model_path=str(self.path), num_threads=num_threads or 1)
+        except (ValueError, RuntimeError) as err:
+            raise ModelError(f"cannot load model {self.path}: {str(err).splitlines()[0]}") from None
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        self._output = self._interpreter.get_output_details()[0]["index"]
+        self.num_classes = int(self._interpreter.get_output_details()[0]["shape"][-1])
+
+    def predict(self, crops: np.ndarray) -> np.ndarray:
+        crops = np.ascontiguousarray(crops, dtype=np.float32).reshape(-1, 28, 28, 1)
+        if len(crops) == 0:
+            return np.zeros((0, self.num_classes), np.float32)
+        if self._keras is not None:
+            return np.asarray(self._keras(crops, training=False), np.float32)
+        if len(crops) != self._batch_size:
+            self._interpreter.resize_tensor_input(self._input, crops.shape)
+            self._interpreter.allocate_tensors()
+            self._batch_size = len(crops)
+        self._interpreter.set_tensor(self._input, crops)
+        self._interpreter.invoke()
+        return self._interpreter.get_tensor(self._output).copy()
+
+    def predict_in_chunks(self, crops: np.ndarray, chunk: int = 1024) -> np.ndarray:
+        parts = [self.predict(crops[i:i + chunk]) for i in range(0, len(crops), chunk)]
+        return np.concatenate(parts) if parts else self.predict(crops)
+
+
+def _load_keras(path: Path):
+    if not path.is_file():
+        raise ModelError(f"LiteRT (ai-edge-litert) is not installed and no Keras model {path} exists; pip install ai-edge-litert")
+    try:
+        import keras
+        return keras.models.load_model(path, compile=False)
+    except ImportError:
+        raise ModelError("neither ai-edge-litert nor TensorFlow/Keras is installed; pip install ai-edge-litert") from None
+    except Exception as err:  # Keras raises many types for a corrupt file
+        raise ModelError(f"cannot load model {path}: {str(err).splitlines()[0]}") from None

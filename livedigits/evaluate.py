@@ -1,0 +1,119 @@
+"""Scoring readings against labels: edit distance, exact match, per-digit accuracy, box matching."""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance (insertions, deletions, substitutions all cost 1)."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def aligned_pairs(expected: str, got: str) -> list[tuple[str, str]]:
+    """Character pairs (expected, got) along one optimal alignment; '' marks a gap."""
+    n, m = len(expected), len(got)
+    table = np.zeros((n + 1, m + 1), np.int32)
+    table[:, 0], table[0, :] = np.arange(n + 1), np.arange(m + 1)
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            table[i, j] = min(table[i - 1, j] + 1, table[i, j - 1] + 1,
+                              table[i - 1, j - 1] + (expected[i - 1] != got[j - 1]))
+    pairs, i, j = [], n, m
+    while i > 0 or j > 0:
+        if i > 0 and j > 0 and table[i, j] == table[i - 1, j - 1] + (expected[i - 1] != got[j - 1]):
+            pairs.append((expected[i - 1], got[j - 1]))
+            i, j = i - 1, j - 1
+        elif i > 0 and table[i, j] == table[i - 1, j] + 1:
+            pairs.append((expected[i - 1], ""))
+            i -= 1
+        else:
+            pairs.append(("", got[j - 1]))
+            j -= 1
+    return pairs[::-1]
+
+
+@dataclass
+class TextScore:
+    """Scores of predicted strings against labels (digits only)."""
+    items: list[tuple[str, str, str]] = field(default_factory=list)  # (path, expected, got)
+
+    def add(self, path: str, expected: str, got: str) -> None:
+        self.items.append((path, only_digits(expected), only_digits(got)))
+
+    @property
+    def exact(self) -> float:
+        return float(np.mean([e == g for _, e, g in self.items])) if self.items else 0.0
+
+    @property
+    def cer(self) -> float:
+        errors = sum(edit_distance(e, g) for _, e, g in self.items)
+        return errors / max(1, sum(len(e) for _, e, _ in self.items))
+
+    def per_digit_accuracy(self) -> dict[str, float]:
+        hits, totals = np.zeros(10), np.zeros(10)
+        for _, expected, got in self.items:
+            for e, g in aligned_pairs(expected, got):
+                if e:
+                    totals[int(e)] += 1
+                    hits[int(e)] += e == g
+        return {str(d): float(hits[d] / totals[d]) for d in range(10) if totals[d]}
+
+    def confusion_pairs(self) -> tuple[list[int], list[int]]:
+        """(true, predicted) for aligned substitutions and matches, for a confusion matrix."""
+        truth, predicted = [], []
+        for _, expected, got in self.items:
+            for e, g in aligned_pairs(expected, got):
+                if e and g:
+                    truth.append(int(e))
+                    predicted.append(int(g))
+        return truth, predicted
+
+    def errors(self) -> list[tuple[str, str, str]]:
+        return [item for item in self.items if item[1] != item[2]]
+
+
+def only_digits(text: str) -> str:
+    return "".join(ch for ch in str(text) if ch.isdigit())
+
+
+def read_labels(path: str | Path) -> list[dict]:
+    """labels.csv rows with at least relative_path and label (extra columns kept)."""
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows or "relative_path" not in rows[0] or "label" not in rows[0]:
+        raise ValueError(f"{path} needs a header with relative_path,label")
+    return rows
+
+
+def iou(a, b) -> float:
+    """Intersection over union of two (x, y, w, h) boxes."""
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    iw = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    ih = max(0, min(ay + ah, by + bh) - max(ay, by))
+    inter = iw * ih
+    return inter / float(aw * ah + bw * bh - inter) if inter else 0.0
+
+
+def match_boxes(truth: list, found: list, threshold: float = 0.5) -> list[tuple[int, int]]:
+    """Greedy one-to-one matching by IoU: [(truth index, found index)] with IoU >= threshold."""
+    scores = sorted(((iou(t, f), i, j) for i, t in enumerate(truth) for j, f in enumerate(found)), reverse=True)
+    used_t, used_f, pairs = set(), set(), []
+    for score, i, j in scores:
+        if score < threshold:
+            break
+        if i not in used_t and j not in used_f:
+            used_t.add(i)
+            used_f.add(j)
+            pairs.append((i, j))
+    return pairs

@@ -1,0 +1,361 @@
+"""Picture -> candidate digit regions: ink map, binarisation, line removal, components, text lines.
+
+Everything runs at a *working scale* chosen from the picture size (big photos shrink, tiny scans
+grow) and boxes are mapped back to input pixels at the end.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+MAX_SIDE = 1400          # larger pictures are shrunk: 12 MP photos gain nothing past this
+MIN_SIDE = 480           # smaller ones are enlarged: 20 px digits binarise badly at native size
+MAX_CANDIDATES = 150     # a noisy frame cannot cost more than this many crops
+MIN_INK_CONTRAST = 0.16  # ink must be at least this much darker than the local paper (0-1)
+MIN_DIGIT_SIDE = 0.018   # smallest digit height, as a share of the working image's shorter side
+
+
+@dataclass(frozen=True)
+class Box:
+    x: int
+    y: int
+    w: int
+    h: int
+
+    @property
+    def x2(self) -> int:
+        return self.x + self.w
+
+    @property
+    def y2(self) -> int:
+        return self.y + self.h
+
+    def union(self, other: "Box") -> "Box":
+        x, y = min(self.x, other.x), min(self.y, other.y)
+        return Box(x, y, max(self.x2, other.x2) - x, max(self.y2, other.y2) - y)
+
+
+@dataclass
+class Region:
+    """One candidate digit (or several touching digits) at working scale."""
+    box: Box
+    labels: tuple  # component ids in the label image that make up this region
+    line: int = -1
+
+
+@dataclass
+class Segmentation:
+    ink: np.ndarray        # working-scale ink map, uint8, 0 = paper, 255 = darkest ink
+    mask: np.ndarray       # binary ink after cleaning, uint8 0/255
+    label_image: np.ndarray  # int32 connected-component ids of `mask`
+    scale: float           # working / input
+    regions: list[Region] = field(default_factory=list)
+    digit_height: float = 0.0  # typical digit height at working scale (0 when nothing found)
+    inverted: bool = False     # True when the input was light ink on a dark background
+
+    def crop(self, region: Region, columns: tuple[int, int] | None = None) -> np.ndarray:
+        """Ink of the region's own components only (neighbours that intrude on the box are masked out)."""
+        b = region.box
+        x0, x1 = (b.x, b.x2) if columns is None else columns
+        labels = self.label_image[b.y:b.y2, x0:x1]
+        keep = np.isin(labels, region.labels)
+        return np.where(keep, self.ink[b.y:b.y2, x0:x1], 0).astype(np.uint8)
+
+    def to_input(self, box: Box) -> Box:
+        s = self.scale
+        return Box(int(round(box.x / s)), int(round(box.y / s)),
+                   max(1, int(round(box.w / s))), max(1, int(round(box.h / s))))
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """Any picture (grey, BGR, BGRA; uint8, uint16 or float) -> uint8 grey, transparency on white."""
+    image = np.asarray(image)
+    if image.ndim not in (2, 3) or image.size == 0:
+        raise ValueError(f"expected an image array of shape (H, W) or (H, W, C), got {image.shape}")
+    if image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8) if image.max() > 255 else image.astype(np.uint8)
+    elif image.dtype != np.uint8:
+        image = image.astype(np.float32)
+        image = np.clip(image * 255.0 if image.max() <= 1.0 else image, 0, 255).astype(np.uint8)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim == 2:
+        return image
+    if image.shape[2] == 4:
+        alpha = image[:, :, 3:4].astype(np.float32) / 255.0
+        if alpha.min() < 0.99:  # drawn on transparency: put it on white paper
+            image = (image[:, :, :3] * alpha + 255.0 * (1 - alpha)).astype(np.uint8)
+        image = image[:, :, :3]
+    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+
+
+def working_scale(shape: tuple[int, int]) -> float:
+    longest = max(shape[:2])
+    if longest > MAX_SIDE:
+        return MAX_SIDE / longest
+    if longest < MIN_SIDE:
+        return min(8.0, MIN_SIDE / longest)
+    return 1.0
+
+
+def is_dark_background(gray: np.ndarray) -> bool:
+    """Light ink on a dark background? The background is the majority (the median) and ink the
+    minority: whichever tail reaches further from the median is the ink."""
+    low, median, high = np.percentile(gray[::2, ::2], (0.5, 50, 99.5))
+    return (high - median) > 1.5 * (median - low) and high - low > 20
+
+
+def ink_map(gray: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Grey -> (ink, inverted): ink is how much darker each pixel is than its local paper (0-255).
+
+    Dividing by an estimate of the paper brightness removes shadows, gradients and paper colour.
+    A page lying on a much darker desk is found, and ink outside it is ignored.
+    """
+    inverted = is_dark_background(gray)
+    if inverted:
+        gray = 255 - gray
+    h, w = gray.shape
+    page = None
+    if min(h, w) < 120:  # tiny scan: one paper level is all there is to estimate
+        background = np.full_like(gray, np.percentile(gray, 90), dtype=np.float32)
+    else:
+        factor = 8
+        small = cv2.resize(gray, (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_AREA)
+        # a closing wider than any stroke fills the ink with paper, yet keeps the page's edge
+        # where it is (a plain max filter would spread the paper over the desk as false "ink")
+        small = cv2.morphologyEx(small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7)))
+        page = page_region(small)
+        small = cv2.GaussianBlur(small, (3, 3), 0)
+        background = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+    darkness = (background - gray.astype(np.float32)) / np.maximum(background, 16.0)
+    ink = np.clip(darkness * 255.0, 0, 255).astype(np.uint8)
+    if page is not None:
+        ink[cv2.resize(page, (w, h), interpolation=cv2.INTER_NEAREST) == 0] = 0
+    return ink, inverted
+
+
+def page_region(paper: np.ndarray) -> np.ndarray | None:
+    """The sheet of paper in a small paper-brightness image, or None when the paper fills the view.
+
+    Only a region far darker than the paper and touching the frame's edge counts as desk, so a
+    shadow across the page is never cut away.
+    """
+    threshold = _otsu(paper)
+    bright = paper > threshold
+    dark_share = 1.0 - bright.mean()
+    if dark_share < 0.03 or dark_share > 0.7:
+        return None
+    if paper[bright].mean() < 1.6 * max(paper[~bright].mean(), 1.0):
+        return None
+    border = np.concatenate([~bright[0], ~bright[-1], ~bright[:, 0], ~bright[:, -1]])
+    if border.mean() < 0.2:
+        return None
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(bright.astype(np.uint8), connectivity=4)
+    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    page = (labels == largest).astype(np.uint8)
+    return cv2.erode(page, np.ones((3, 3), np.uint8), iterations=2)  # the page's edge is no ink
+
+
+def _otsu(values: np.ndarray) -> float:
+    threshold, _ = cv2.threshold(values.reshape(-1, 1), 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    return float(threshold)
+
+
+def binarize(ink: np.ndarray) -> np.ndarray:
+    """Global Otsu on the illumination-free ink map, never below a minimum contrast."""
+    floor = MIN_INK_CONTRAST * 255
+    threshold = max(_otsu(ink), floor)
+    mask = ink > threshold
+    if mask.mean() > 0.12:
+        # Patterned paper (cheques) binarises as ink in large areas: split paper / pattern / ink
+        # and keep only the darkest class.
+        threshold = max(_otsu(ink[mask]), threshold)
+        mask = ink > threshold
+    return mask.astype(np.uint8) * 255
+
+
+def remove_lines(mask: np.ndarray, min_length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Erase ruled lines, grid lines and frame borders: straight runs longer than any digit stroke.
+
+    The mask is first thickened across the line direction so that slightly tilted lines still
+    form long runs; strokes that a line crossed are then bridged again across the gap.
+    """
+    cleaned = mask.copy()
+    removed = np.zeros_like(mask)
+    for horizontal in (True, False):
+        across = (1, 3) if horizontal else (3, 1)
+        along = (min_length, 1) if horizontal else (1, min_length)
+        thick = cv2.dilate(mask, np.ones(across[::-1], np.uint8))
+        lines = cv2.morphologyEx(thick, cv2.MORPH_OPEN, np.ones(along[::-1], np.uint8))
+        if not lines.any():
+            continue
+        lines = cv2.dilate(lines, np.ones((3, 3), np.uint8)) & mask
+        cleaned[lines > 0] = 0
+        removed |= lines
+        bridge = (1, 5) if horizontal else (5, 1)  # kernel (w, h) across the erased line
+        bridged = cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, np.ones(bridge[::-1], np.uint8))
+        cleaned = np.where(lines > 0, bridged, cleaned)
+    return cleaned, removed
+
+
+def _typical_height(heights: np.ndarray, areas: np.ndarray) -> float:
+    """Area-weighted median height: specks are many but light, digits few but heavy."""
+    if heights.size == 0:
+        return 0.0
+    order = np.argsort(heights)
+    cumulative = np.cumsum(areas[order])
+    return float(heights[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
+
+
+def _components(mask: np.ndarray, min_side: int):
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    stats = stats[1:]
+    ids = np.arange(1, count)
+    big_enough = (stats[:, cv2.CC_STAT_AREA] >= max(6, min_side)) & (np.maximum(stats[:, 2], stats[:, 3]) >= min_side // 2)
+    return labels, ids[big_enough], stats[big_enough]
+
+
+def segment(image: np.ndarray, max_candidates: int = MAX_CANDIDATES) -> Segmentation:
+    gray = to_gray(image)
+    scale = working_scale(gray.shape)
+    if scale != 1.0:
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+        gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=interpolation)
+    ink, inverted = ink_map(gray)
+    mask = binarize(ink)
+    h, w = mask.shape
+    min_side = max(6, int(MIN_DIGIT_SIDE * min(h, w)))
+    empty = Segmentation(ink, mask, np.zeros(mask.shape, np.int32), scale, inverted=inverted)
+    if not mask.any():
+        return empty
+
+    # First pass: lines much longer than any plausible digit; gives a clean typical digit height.
+    mask, removed = remove_lines(mask, max(4 * min_side, min(h, w) // 4))
+    labels, ids, stats = _components(mask, min_side)
+    plausible = (stats[:, 3] < 0.9 * h) & (stats[:, 2] < 0.9 * w)
+    digit_height = _typical_height(stats[plausible, 3], stats[plausible, 4])
+    if digit_height > 0:  # second pass: shorter line pieces, still well above a digit's width
+        mask, removed_short = remove_lines(mask, int(max(2.5 * digit_height, 3 * min_side)))
+        removed |= removed_short
+        labels, ids, stats = _components(mask, min_side)
+        plausible = (stats[:, 3] < 0.9 * h) & (stats[:, 2] < 0.9 * w)
+        digit_height = _typical_height(stats[plausible, 3], stats[plausible, 4]) or digit_height
+    segmentation = Segmentation(ink, mask, labels, scale, digit_height=digit_height, inverted=inverted)
+    if ids.size == 0:
+        return segmentation
+
+    boxes = [Box(*map(int, s[:4])) for s in stats]
+    remnant = _line_remnant_share(labels, removed, ids)
+    keep = [i for i, b in enumerate(boxes)
+            if remnant[i] < 0.5 and _plausible_part(b, stats[i, 4], digit_height, h, w)]
+    if len(keep) > 4 * max_candidates:  # noise: don't spend time merging thousands of specks
+        keep = sorted(keep, key=lambda i: -stats[i, 4])[:4 * max_candidates]
+    regions = [Region(boxes[i], (int(ids[i]),)) for i in keep]
+    regions = merge_fragments(regions, digit_height)
+    regions = [r for r in regions if _plausible_digit(r.box, digit_height, h, w)]
+    if len(regions) > max_candidates:
+        regions = sorted(regions, key=lambda r: -r.box.w * r.box.h)[:max_candidates]
+    segmentation.regions = order_lines(regions)
+    return segmentation
+
+
+def _line_remnant_share(labels: np.ndarray, removed: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Share of each component lying right next to erased line pixels: leftovers of a tilted or
+    ragged line (a page edge on a desk) are almost all such pixels, a digit crossed by a line few."""
+    if not removed.any() or ids.size == 0:
+        return np.zeros(len(ids))
+    near = cv2.dilate(removed, np.ones((5, 5), np.uint8)) > 0
+    total = np.bincount(labels.ravel(), minlength=labels.max() + 1)
+    close = np.bincount(labels[near], minlength=labels.max() + 1)
+    return close[ids] / np.maximum(total[ids], 1)
+
+
+def _plausible_part(box: Box, area: int, digit_height: float, h: int, w: int) -> bool:
+    """Filter for single components before merging: not the page, not a frame."""
+    if box.h > 0.95 * h and box.w > 0.95 * w:
+        return False
+    fill = area / float(box.w * box.h)
+    if fill < 0.04 and max(box.w, box.h) > 3 * max(digit_height, 1):  # a big hollow frame
+        return False
+    return True
+
+
+def _plausible_digit(box: Box, digit_height: float, h: int, w: int) -> bool:
+    """Filter for merged regions: digit-sized, not a speck, not a huge blob."""
+    min_side = max(6, int(MIN_DIGIT_SIDE * min(h, w)))
+    if box.h < min_side and box.w < min_side:
+        return False
+    if digit_height > 0 and box.h < 0.3 * digit_height and box.w < 0.3 * digit_height:
+        return False  # dots, commas, specks next to real digits
+    if box.h > 0.98 * h or box.w > 0.98 * w:
+        return False
+    return True
+
+
+def merge_fragments(regions: list[Region], digit_height: float) -> list[Region]:
+    """Join pieces of one digit: a 5's detached bar, a broken stroke, a 4 drawn in two strokes.
+
+    Two regions merge when one sits above the other with strongly overlapping columns and the
+    union is still digit-sized, or when a small piece lies within a stroke's width of a region.
+    """
+    if digit_height <= 0 or len(regions) < 2:
+        return regions
+    regions = sorted(regions, key=lambda r: r.box.x)
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(regions)):
+            for j in range(i + 1, len(regions)):
+                a, b = regions[i].box, regions[j].box
+                if b.x > a.x2 + 0.3 * digit_height:
+                    break  # sorted by x: nothing further right can touch a
+                if _same_digit(a, b, digit_height):
+                    regions[i] = Region(a.union(b), regions[i].labels + regions[j].labels)
+                    del regions[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return regions
+
+
+def _same_digit(a: Box, b: Box, digit_height: float) -> bool:
+    union = a.union(b)
+    if union.h > 1.35 * digit_height or union.w > 1.1 * digit_height:
+        return False
+    overlap = min(a.x2, b.x2) - max(a.x, b.x)
+    narrower = min(a.w, b.w)
+    gap_y = max(a.y, b.y) - min(a.y2, b.y2)
+    stacked = overlap >= 0.5 * narrower and gap_y < 0.35 * digit_height
+    small = min(a.h, b.h) < 0.5 * digit_height and max(a.h, b.h) >= 0.5 * digit_height
+    gap_x = -overlap
+    near = gap_x < 0.12 * digit_height and gap_y < 0.12 * digit_height
+    inside = overlap >= 0.8 * narrower and (a.union(b) == a or a.union(b) == b)
+    return stacked or (small and near) or inside
+
+
+def order_lines(regions: list[Region]) -> list[Region]:
+    """Group regions into text lines (top to bottom) and order each left to right."""
+    if not regions:
+        return regions
+    lines: list[list[Region]] = []
+    for region in sorted(regions, key=lambda r: r.box.y + r.box.h / 2):
+        centre = region.box.y + region.box.h / 2
+        for line in lines:
+            top = np.median([r.box.y for r in line])
+            bottom = np.median([r.box.y2 for r in line])
+            line_height = bottom - top
+            if abs(centre - (top + bottom) / 2) < 0.5 * max(line_height, region.box.h * 0.8):
+                line.append(region)
+                break
+        else:
+            lines.append([region])
+    lines.sort(key=lambda line: np.median([r.box.y + r.box.h / 2 for r in line]))
+    ordered = []
+    for number, line in enumerate(lines):
+        for region in sorted(line, key=lambda r: r.box.x):
+            region.line = number
+            ordered.append(region)
+    return ordered

@@ -1,0 +1,238 @@
+"""Train the digit CNN on MNIST (+ synthetic non-digits), export it for LiteRT, write the model card.
+
+Split: the first 55,000 training images train, the last 5,000 validate (early stopping, learning
+rate schedule, best epoch); the 10,000 test images are used once, for the final report.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .augment import AugmentSettings
+from .data import load_mnist
+from .model import NOT_A_DIGIT, NUM_CLASSES, NUM_DIGITS
+from .negatives import KINDS, make_negatives
+
+VALIDATION_SIZE = 5000
+QUICK_TRAIN, QUICK_VAL, QUICK_TEST = 2000, 500, 2000
+
+
+@dataclass
+class TrainConfig:
+    out_dir: str = "models"
+    data: str | None = None
+    arch: str = "cnn"               # "cnn" (shipped) or "mlp" (tutorial baseline)
+    epochs: int = 30
+    batch_size: int = 128
+    learning_rate: float = 2e-3
+    lr_decay: float = 0.9           # per-epoch multiplicative decay
+    patience: int = 6               # early stopping on validation accuracy
+    negatives_ratio: float = 0.12   # "not a digit" examples per training digit
+    seed: int = 1
+    quick: bool = False
+    baseline: bool = True           # also train the MLP baseline for the model card
+    augment: AugmentSettings = field(default_factory=AugmentSettings)
+
+
+def _machine() -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import tensorflow as tf
+    gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
+    return {"cpu": cpu, "cores": os.cpu_count(), "gpu": gpus or None, "platform": platform.platform(),
+            "python": platform.python_version(), "tensorflow": tf.__version__}
+
+
+def _as_input(images: np.ndarray) -> np.ndarray:
+    return (images.astype(np.float32) / 255.0)[..., None]
+
+
+def _dataset(tf, x, y, config: TrainConfig, training: bool):
+    ds = tf.data.Dataset.from_tensor_slices((x, y))
+    if training:
+        from .augment import augment_batch
+        ds = ds.shuffle(len(x), seed=config.seed, reshuffle_each_iteration=True)
+        ds = ds.batch(config.batch_size)
+        ds = ds.map(lambda images, labels: (augment_batch(images, config.augment), labels),
+                    num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        ds = ds.batch(512)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def digit_predictions(probabilities: np.ndarray) -> np.ndarray:
+    """The digit read: argmax over 0-9 (the not-a-digit column only matters for rejection)."""
+    return probabilities[:, :NUM_DIGITS].argmax(axis=1)
+
+
+def export_tflite(model, path: Path) -> None:
+    """Float32 TFLite with a dynamic batch dimension, so the pipeline batches all crops of a frame."""
+    import tempfile
+
+    import tensorflow as tf
+
+    # Via a SavedModel: converting a Keras 3 model's concrete function directly drops its weights.
+    with tempfile.TemporaryDirectory() as saved_model:
+        model.export(saved_model, format="tf_saved_model", verbose=False)
+        path.write_bytes(tf.lite.TFLiteConverter.from_saved_model(saved_model).convert())
+
+
+def save_without_optimizer(model, path: Path) -> None:
+    """The shipped .keras holds weights only: optimizer state would triple its size for nothing."""
+    import keras
+
+    fresh = keras.models.clone_model(model)
+    fresh.set_weights(model.get_weights())
+    fresh.save(path)
+
+
+def _fit(tf, keras, model, train_ds, val_ds, config: TrainConfig, epochs: int):
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    callbacks = [
+        keras.callbacks.LearningRateScheduler(lambda epoch: config.learning_rate * config.lr_decay ** epoch),
+        keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=config.patience,
+                                      restore_best_weights=True),
+    ]
+    history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks,
+                        verbose=2)
+    return history.history
+
+
+def train(config: TrainConfig) -> dict:
+    """Train, evaluate once on the test set, export, and write everything into ``config.out_dir``."""
+    import keras
+    import tensorflow as tf
+
+    from .classify import Classifier
+    from .model import build_cnn, build_mlp, multiply_adds
+
+    started = time.time()
+    keras.utils.set_random_seed(config.seed)
+    out = Path(config.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    mnist = load_mnist(config.data)
+
+    x_train, y_train = mnist.x_train[:-VALIDATION_SIZE], mnist.y_train[:-VALIDATION_SIZE]
+    x_val, y_val = mnist.x_train[-VALIDATION_SIZE:], mnist.y_train[-VALIDATION_SIZE:]
+    x_test, y_test = mnist.x_test, mnist.y_test
+    epochs = config.epochs
+    if config.quick:
+        x_train, y_train = x_train[:QUICK_TRAIN], y_train[:QUICK_TRAIN]
+        x_val, y_val = x_val[:QUICK_VAL], y_val[:QUICK_VAL]
+        x_test, y_test = x_test[:QUICK_TEST], y_test[:QUICK_TEST]
+        epochs = 1
+        config = TrainConfig(**{**asdict(config), "augment": config.augment, "batch_size": 32})
+
+    num_classes = NUM_CLASSES if config.arch == "cnn" else NUM_DIGITS
+    x_fit, y_fit = _as_input(x_train), y_train.astype(np.int32)
+    x_v, y_v = _as_input(x_val), y_val.astype(np.int32)
+    if num_classes == NUM_CLASSES:
+        neg_train = make_negatives(x_train, y_train, int(config.negatives_ratio * len(x_train)), config.seed)
+        neg_val = make_negatives(x_val, y_val, int(config.negatives_ratio * len(x_val)), config.seed + 1)
+        x_fit = np.concatenate([x_fit, _as_input(neg_train)])
+        y_fit = np.concatenate([y_fit, np.full(len(neg_train), NOT_A_DIGIT, np.int32)])
+        x_v = np.concatenate([x_v, _as_input(neg_val)])
+        y_v = np.concatenate([y_v, np.full(len(neg_val), NOT_A_DIGIT, np.int32)])
+
+    model = build_cnn(num_classes) if config.arch == "cnn" else build_mlp(num_classes)
+    train_ds = _dataset(tf, x_fit, y_fit, config, training=config.arch == "cnn")
+    if config.arch != "cnn":  # the tutorial baseline trains on plain MNIST
+        train_ds = _dataset(tf, x_fit, y_fit, config, training=False)
+    fit_started = time.time()
+    history = _fit(tf, keras, model, train_ds, _dataset(tf, x_v, y_v, config, False), config, epochs)
+    fit_seconds = time.time() - fit_started
+    best_epoch = int(np.argmax(history["val_accuracy"])) + 1
+
+    # The test set, once.
+    x_t = _as_input(x_test)
+    keras_probs = model.predict(x_t, batch_size=512, verbose=0)
+    name = "digits" if config.arch == "cnn" else "mlp"
+    keras_path, tflite_path = out / f"{name}.keras", out / f"{name}.tflite"
+    save_without_optimizer(model, keras_path)
+    export_tflite(model, tflite_path)
+    lite_probs = Classifier(tflite_path).predict_in_chunks(x_t)
+    keras_pred, lite_pred = digit_predictions(keras_probs), digit_predictions(lite_probs)
+    neg_test = make_negatives(x_test, y_test, 1000 if not config.quick else 200, config.seed + 2)
+    neg_probs = Classifier(tflite_path).predict_in_chunks(_as_input(neg_test))
+
+    card = {
+        "name": f"livedigits {config.arch}",
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "files": {"keras": keras_path.name, "tflite": tflite_path.name,
+                  "tflite_bytes": tflite_path.stat().st_size, "tflite_quantisation": "none (float32)"},
+        "data": {"source": mnist.source, "sha256": mnist.checksums,
+                 "train": len(x_train), "validation": len(x_val), "test": len(x_test),
+                 "validation_split": f"last {len(x_val)} of the training set",
+                 "not_a_digit_examples": {"train": int((y_fit == NOT_A_DIGIT).sum()),
+                                          "kinds": KINDS, "made_from": "training split only"}},
+        "architecture": {"name": model.name, "layers": [layer.__class__.__name__ for layer in model.layers],
+                         "parameters": int(model.count_params()), "multiply_adds_per_digit": multiply_adds(model)},
+        "augmentation": config.augment.as_dict() if config.arch == "cnn" else None,
+        "training": {"epochs_run": len(history["loss"]), "epochs_max": epochs, "best_epoch": best_epoch,
+                     "batch_size": config.batch_size, "optimizer": "Adam",
+                     "learning_rate": config.learning_rate, "lr_decay_per_epoch": config.lr_decay,
+                     "early_stopping_patience": config.patience, "seed": config.seed, "quick": config.quick,
+                     "fit_seconds": round(fit_seconds, 1), "machine": _machine(),
+                     "history": {k: [round(float(v), 5) for v in vals] for k, vals in history.items()}},
+        "validation_accuracy": round(float(max(history["val_accuracy"])), 5),
+        "test": {
+            "keras_accuracy": round(float((keras_pred == y_test).mean()), 5),
+            "tflite_accuracy": round(float((lite_pred == y_test).mean()), 5),
+            "tflite_keras_agreement": round(float((keras_pred == lite_pred).mean()), 5),
+            "tflite_max_abs_probability_difference": float(np.abs(keras_probs - lite_probs).max()),
+            "per_class_accuracy": {str(d): round(float((lite_pred[y_test == d] == d).mean()), 5)
+                                   for d in range(NUM_DIGITS)},
+            "errors": int((lite_pred != y_test).sum()),
+        },
+        "inference_contract": {"input_shape": [None, 28, 28, 1], "dtype": "float32", "range": [0.0, 1.0],
+                               "polarity": "white digit on black background",
+                               "preprocessing": "MNIST-style: fit in 20x20 keeping aspect, centre of mass at the centre of 28x28",
+                               "outputs": [str(d) for d in range(NUM_DIGITS)] + (["not_a_digit"] if num_classes == NUM_CLASSES else [])},
+    }
+    if num_classes == NUM_CLASSES:
+        card["test"]["mnist_digits_rejected_as_not_a_digit"] = round(float((lite_probs.argmax(1) == NOT_A_DIGIT).mean()), 5)
+        card["test"]["synthetic_negatives_rejected"] = round(float((neg_probs.argmax(1) == NOT_A_DIGIT).mean()), 5)
+    if config.arch == "cnn" and config.baseline:
+        card["baseline_mlp"] = _train_baseline(config, x_train, y_train, x_v[:len(x_val)], y_val, x_t, y_test)
+    card["training"]["total_seconds"] = round(time.time() - started, 1)
+    card["training"]["where"] = "GPU machine" if card["training"]["machine"]["gpu"] else f"CPU ({os.cpu_count()} cores)"
+
+    card_name = "model_card.json" if config.arch == "cnn" else "mlp_card.json"
+    (out / card_name).write_text(json.dumps(card, indent=2) + "\n")
+    from .reports import confusion_matrix_png, misclassified_png, training_curves_png
+    prefix = "" if config.arch == "cnn" else "mlp_"
+    training_curves_png(history, out / f"{prefix}training_curves.png", best_epoch)
+    confusion_matrix_png(y_test, lite_pred, out / f"{prefix}confusion_matrix.png")
+    misclassified_png(x_test, y_test, lite_pred, lite_probs, out / f"{prefix}misclassified.png")
+    return card
+
+
+def _train_baseline(config, x_train, y_train, x_val, y_val, x_test, y_test) -> dict:
+    """The dense network of the classic tutorials, trained on plain MNIST, for comparison only."""
+    import keras
+    import tensorflow as tf
+
+    from .model import build_mlp
+
+    model = build_mlp(NUM_DIGITS)
+    epochs = 1 if config.quick else 15
+    history = _fit(tf, keras, model, _dataset(tf, _as_input(x_train), y_train.astype(np.int32), config, False),
+                   _dataset(tf, x_val, y_val.astype(np.int32), config, False), config, epochs)
+    pred = model.predict(x_test, batch_size=512, verbose=0).argmax(1)
+    return {"architecture": "Flatten-Dense512-Dropout-Dense512-Dropout-Dense10", "augmentation": None,
+            "parameters": int(model.count_params()), "epochs_run": len(history["loss"]),
+            "test_accuracy": round(float((pred == y_test).mean()), 5)}

@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""Train the livedigits CNN and write the shipped model, model card and report pictures.
+
+    python train.py                      # full run into models/ (MNIST from $LIVEDIGITS_MNIST or download)
+    python train.py --data ../shared/data/mnist --quick --out /tmp/quick
+    python train.py --arch mlp --out runs/mlp   # the tutorial baseline, for comparison
+"""
+import argparse
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def main(argv=None) -> int:
+    from livedigits.data import DataError
+    from livedigits.training import TrainConfig, train
+
+    defaults = TrainConfig()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", help="MNIST folder (4 IDX .gz files) or mnist.npz; default $LIVEDIGITS_MNIST, else download")
+    parser.add_argument("--out", default=defaults.out_dir, help="output folder (default: models)")
+    parser.add_argument("--arch", choices=["cnn", "mlp"], default="cnn")
+    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--lr", type=float, default=defaults.learning_rate)
+    parser.add_argument("--patience", type=int, default=defaults.patience)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--quick", action="store_true", help="2,000 images, 1 epoch: a smoke test")
+    parser.add_argument("--no-baseline", action="store_true", help="skip training the MLP baseline")
+    args = parser.parse_args(argv)
+    config = TrainConfig(out_dir=args.out, data=args.data, arch=args.arch, epochs=args.epochs,
+                         batch_size=args.batch_size, learning_rate=args.lr, patience=args.patience,
+                         seed=args.seed, quick=args.quick, baseline=not args.no_baseline)
+    try:
+        card = train(config)
+    except DataError as err:
+        print(f"train.py: error: {err}", file=sys.stderr)
+        return 2
+    test = card["test"]
+    print(f"test accuracy: keras {100 * test['keras_accuracy']:.2f} %, tflite {100 * test['tflite_accuracy']:.2f} %, "
+          f"agreement {100 * test['tflite_keras_agreement']:.2f} %; wrote {args.out}/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
