@@ -9,35 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from livedigits import Recognizer  # noqa: E402
-from livedigits.evaluate import TextScore, read_labels  # noqa: E402
-
-ROTATIONS = {"0": None, "90": cv2.ROTATE_90_COUNTERCLOCKWISE, "180": cv2.ROTATE_180, "270": cv2.ROTATE_90_CLOCKWISE}
-
-
-def load(path: Path, rotate: str = "0"):
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if image is not None and image.ndim == 3 and image.shape[2] == 4:
-        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    code = ROTATIONS.get(str(rotate))
-    return image if code is None else cv2.rotate(image, code)
-
-
-def score_folder(recognizer, folder: Path, mode: str, limit: int | None = None) -> TextScore:
-    rows = read_labels(folder / "labels.csv")[:limit]
-    score = TextScore()
-    if mode == "read_digit":
-        images = [load(folder / r["relative_path"]) for r in rows]
-        for row, (digit, _) in zip(rows, recognizer.read_digits(images)):
-            score.add(row["relative_path"], row["label"], str(digit))
-        return score
-    for row in rows:
-        image = load(folder / row["relative_path"], row.get("rotate_ccw_deg_to_upright", "0") or "0")
-        score.add(row["relative_path"], row["label"], recognizer.recognize(image).text)
-    return score
+from livedigits.evaluate import score_folder  # noqa: E402
 
 
 def main() -> int:

@@ -8,39 +8,11 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from livedigits import Recognizer  # noqa: E402
 from livedigits.data import load_mnist  # noqa: E402
-from livedigits.evaluate import match_boxes  # noqa: E402
+from livedigits.evaluate import score_scenes  # noqa: E402
 from livedigits.synth import make_scenes  # noqa: E402
-
-
-def score_scenes(recognizer, scenes) -> dict:
-    truths = found = matched = correct = exact = 0
-    by_paper: dict = {}
-    failures = []
-    for index, scene in enumerate(scenes):
-        reading = recognizer.recognize(scene.image)
-        truth_boxes = [(d.x, d.y, d.w, d.h) for d in scene.digits]
-        found_boxes = [(d.x, d.y, d.w, d.h) for d in reading.digits]
-        pairs = match_boxes(truth_boxes, found_boxes)
-        truths += len(truth_boxes)
-        found += len(found_boxes)
-        matched += len(pairs)
-        correct += sum(scene.digits[i].digit == reading.digits[j].digit for i, j in pairs)
-        ok = reading.text == scene.text
-        exact += ok
-        stats = by_paper.setdefault(scene.paper, [0, 0])
-        stats[0] += ok
-        stats[1] += 1
-        if not ok:
-            failures.append((index, scene.paper, scene.text.replace("\n", "/"), reading.text.replace("\n", "/")))
-    return {"scenes": len(scenes), "digits": truths, "recall": matched / max(1, truths),
-            "precision": matched / max(1, found), "accuracy_on_detected": correct / max(1, matched),
-            "text_exact": exact / max(1, len(scenes)),
-            "text_exact_by_paper": {p: s[0] / s[1] for p, s in by_paper.items()}, "failures": failures}
 
 
 def main() -> int:

@@ -12,11 +12,11 @@ from dataclasses import asdict, dataclass
 
 @dataclass(frozen=True)
 class AugmentSettings:
-    rotation_deg: float = 12.0        # uniform in +-, per image
-    zoom: float = 0.12                # scale in [1 - zoom, 1 + zoom]
+    rotation_deg: float = 10.0        # uniform in +-, per image
+    zoom: float = 0.10                # scale in [1 - zoom, 1 + zoom]
     aspect: float = 0.10              # extra x-scale in [1 - aspect, 1 + aspect] (narrow/wide hands)
     shift_px: float = 2.5             # translation in +- pixels (pipeline centres by mass, so small)
-    shear_deg: float = 12.0           # x-shear (slanted handwriting) in +-
+    shear_deg: float = 10.0           # x-shear (slanted handwriting) in +-
     thin_prob: float = 0.12           # 2x2 grey erosion: thin pen strokes
     thick_prob: float = 0.20          # 2x2 grey dilation: marker strokes
     thicker_prob: float = 0.06        # 3x3 grey dilation

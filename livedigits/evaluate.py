@@ -117,3 +117,64 @@ def match_boxes(truth: list, found: list, threshold: float = 0.5) -> list[tuple[
             used_f.add(j)
             pairs.append((i, j))
     return pairs
+
+
+ROTATIONS_CCW = {0: None, 90: 2, 180: 1, 270: 0}  # degrees counter-clockwise -> cv2.rotate code
+
+
+def rotate_ccw(image: np.ndarray, degrees: int) -> np.ndarray:
+    """Turn a picture counter-clockwise by 0, 90, 180 or 270 degrees (sideways phone photos)."""
+    import cv2
+
+    code = ROTATIONS_CCW[int(degrees) % 360]
+    return image if code is None else cv2.rotate(image, code)
+
+
+def score_folder(recognizer, folder: str | Path, mode: str = "recognize", limit: int | None = None) -> TextScore:
+    """Read every picture listed in ``folder/labels.csv`` and score it against its label.
+
+    mode "read_digit" reads each picture as one digit (batched); "recognize" reads all digits.
+    A ``rotate_ccw_deg_to_upright`` column, when present, turns pictures upright first.
+    """
+    import cv2
+
+    folder = Path(folder)
+    rows = read_labels(folder / "labels.csv")[:limit]
+    score = TextScore()
+    images = (rotate_ccw(cv2.imread(str(folder / row["relative_path"]), cv2.IMREAD_UNCHANGED),
+                         int(row.get("rotate_ccw_deg_to_upright") or 0)) for row in rows)
+    if mode == "read_digit":
+        images = list(images)
+        for row, (digit, _) in zip(rows, recognizer.read_digits(images)):
+            score.add(row["relative_path"], row["label"], str(digit))
+        return score
+    for row, image in zip(rows, images):
+        score.add(row["relative_path"], row["label"], recognizer.recognize(image).text)
+    return score
+
+
+def score_scenes(recognizer, scenes) -> dict:
+    """Detection recall/precision (IoU >= 0.5), accuracy on detected digits and exact text on
+    generated scenes with known ground truth."""
+    truths = found = matched = correct = exact = 0
+    by_paper: dict = {}
+    failures = []
+    for index, scene in enumerate(scenes):
+        reading = recognizer.recognize(scene.image)
+        truth_boxes = [(d.x, d.y, d.w, d.h) for d in scene.digits]
+        pairs = match_boxes(truth_boxes, [(d.x, d.y, d.w, d.h) for d in reading.digits])
+        truths += len(truth_boxes)
+        found += len(reading.digits)
+        matched += len(pairs)
+        correct += sum(scene.digits[i].digit == reading.digits[j].digit for i, j in pairs)
+        ok = reading.text == scene.text
+        exact += ok
+        paper = by_paper.setdefault(scene.paper, [0, 0])
+        paper[0] += ok
+        paper[1] += 1
+        if not ok:
+            failures.append((index, scene.paper, scene.text.replace("\n", "/"), reading.text.replace("\n", "/")))
+    return {"scenes": len(scenes), "digits": truths, "recall": matched / max(1, truths),
+            "precision": matched / max(1, found), "accuracy_on_detected": correct / max(1, matched),
+            "text_exact": exact / max(1, len(scenes)),
+            "text_exact_by_paper": {p: s[0] / s[1] for p, s in by_paper.items()}, "failures": failures}

@@ -39,7 +39,7 @@ def thicken_to_mnist(ink: np.ndarray) -> np.ndarray:
     if radius < 1:
         return ink
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    return cv2.dilate(ink, kernel)
+    return cv2.dilate(np.pad(ink, radius), kernel)  # padded: a tight crop has no room to grow
 
 
 def to_mnist(ink: np.ndarray, thicken: bool = True) -> np.ndarray:

@@ -10,14 +10,17 @@ import numpy as np
 from .classify import Classifier
 from .model import NOT_A_DIGIT, NUM_DIGITS
 from .normalize import to_mnist
-from .segment import Box, Region, Segmentation, binarize, ink_map, segment, to_gray, working_scale
+from .segment import Box, Region, Segmentation, binarize, ink_map, segment, working_gray
 
 # Chosen from measurements (see README "Confidence threshold"): rejects most non-digit blobs
 # while keeping nearly all real digits on the synthetic scenes and the real-photo dev sets.
 DEFAULT_MIN_CONFIDENCE = 0.5
-_MAX_CUTS = 7            # candidate cut columns per wide blob
+_MAX_CUTS = 16           # candidate cut columns per wide blob
 _MAX_PIECES = 6          # at most this many digits read out of one blob
 _LOG_FLOOR = 1e-6
+# Each digit read out of a blob beyond the first costs this much log-probability: without it,
+# halves of a 0 (each a confident "1") outscore the 0 itself.
+_PIECE_PENALTY = 1.0
 
 
 @dataclass(frozen=True)
@@ -50,14 +53,6 @@ class Reading:
         return "\n".join(self.lines)
 
 
-@dataclass
-class _Piece:
-    """A crop scored by the classifier: a whole region or a slice of a wide one."""
-    region: int
-    columns: tuple[int, int]  # working-scale x range inside the image
-    crop_index: int
-
-
 class Recognizer:
     """Finds and reads every digit in a picture. Load once, call ``recognize`` per frame."""
 
@@ -71,70 +66,24 @@ class Recognizer:
         seg = segment(image)
         if not seg.regions:
             return Reading()
-        crops, pieces, cut_options = [], [], []
+        # One batched call for every region, then at most one more for the cut hypotheses of the
+        # wide blobs that the first call found doubtful (touching digits, digits with punctuation).
+        whole = self.classifier.predict(np.stack([to_mnist(seg.crop(r)) for r in seg.regions])[..., None])
+        hypotheses, crops = {}, []
         for index, region in enumerate(seg.regions):
-            pieces.append(_Piece(index, (region.box.x, region.box.x2), len(crops)))
-            crops.append(seg.crop(region))
-            cut_options.append(self._cut_pieces(seg, index, region, crops))
-        batch = np.stack([to_mnist(c) for c in crops])[..., None] if crops else np.zeros((0, 28, 28, 1))
-        probabilities = self.classifier.predict(batch)
+            if _worth_cutting(seg, region, whole[index]):
+                hypotheses[index] = _cut_hypotheses(seg, region, crops)
+        sliced = self.classifier.predict(np.stack([to_mnist(c) for c in crops])[..., None]) if crops else None
 
-        digits: list[tuple[Box, np.ndarray, int]] = []
+        found: list[tuple[Box, np.ndarray, int]] = []
         for index, region in enumerate(seg.regions):
-            whole = probabilities[pieces[index].crop_index]
-            chosen = self._best_reading(whole, cut_options[index], probabilities)
+            chosen = [(None, whole[index])]
+            if index in hypotheses:
+                chosen = _best_cut_path(whole[index], hypotheses[index], sliced) or chosen
             for columns, probs in chosen:
                 box = region.box if columns is None else _ink_box(seg, region, columns)
-                digits.append((box, probs, region.line))
-        return self._reading(seg, digits)
-
-    def _cut_pieces(self, seg: Segmentation, index: int, region: Region, crops: list) -> list:
-        """Slices of a blob too wide for one digit: (columns, crop index) for each candidate slice."""
-        box = region.box
-        height = max(box.h, 0.7 * seg.digit_height)
-        if box.w < 0.9 * height:
-            return []  # digit-shaped: never cut
-        profile = (seg.crop(region) > 0).sum(axis=0).astype(np.float32)
-        profile = np.convolve(profile, np.ones(3) / 3, mode="same")
-        cuts = _cut_columns(profile, min_piece=int(0.22 * height), expected=box.w / (0.6 * height))
-        cuts = [0] + cuts + [box.w]
-        options = []
-        for i in range(len(cuts)):
-            for j in range(i + 1, len(cuts)):
-                width = cuts[j] - cuts[i]
-                if (i, j) == (0, len(cuts) - 1) or width < 0.2 * height or width > 1.15 * height:
-                    continue
-                columns = (box.x + cuts[i], box.x + cuts[j])
-                crop = seg.crop(region, columns)
-                if crop.any():
-                    options.append(((i, j), columns, len(crops)))
-                    crops.append(crop)
-        return [len(cuts)] + options if options else []
-
-    @staticmethod
-    def _best_reading(whole: np.ndarray, options: list, probabilities: np.ndarray):
-        """Keep the blob whole or cut it: the path of slices whose digit log-probabilities sum highest."""
-        whole_score = float(np.log(max(whole[:NUM_DIGITS].max(), _LOG_FLOOR)))
-        if not options:
-            return [(None, whole)]
-        n_cuts, slices = options[0], options[1:]
-        best = {0: (0.0, [])}  # cut index -> (score, path)
-        for end in range(1, n_cuts):
-            candidates = []
-            for (i, j), columns, crop_index in slices:
-                if j != end or i not in best:
-                    continue
-                probs = probabilities[crop_index]
-                score = best[i][0] + float(np.log(max(probs[:NUM_DIGITS].max(), _LOG_FLOOR)))
-                if len(best[i][1]) < _MAX_PIECES:
-                    candidates.append((score, best[i][1] + [(columns, probs)]))
-            if candidates:
-                best[end] = max(candidates, key=lambda c: c[0])
-        final = best.get(n_cuts - 1)
-        # A cut must clearly beat the whole: 3 nats is a probability ratio of ~20.
-        if final is None or final[0] < whole_score + 3.0 or len(final[1]) < 2:
-            return [(None, whole)]
-        return final[1]
+                found.append((box, probs, region.line))
+        return self._reading(seg, found)
 
     def _reading(self, seg: Segmentation, found: list[tuple[Box, np.ndarray, int]]) -> Reading:
         kept = []
@@ -170,12 +119,8 @@ class Recognizer:
 
 def single_digit_crop(image: np.ndarray) -> np.ndarray:
     """Ink of the one digit in a picture: the heaviest component plus the pieces around it."""
-    gray = to_gray(image)
-    scale = working_scale(gray.shape)
-    if scale != 1.0:
-        gray = cv2.resize(gray, None, fx=scale, fy=scale,
-                          interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
-    ink, _ = ink_map(gray)
+    gray, scale = working_gray(image)
+    ink, _ = ink_map(gray, uniform_paper=scale > 2)
     mask = binarize(ink)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if count <= 1:
@@ -200,24 +145,88 @@ def single_digit_crop(image: np.ndarray) -> np.ndarray:
     return np.where(np.isin(labels, keep), ink, 0).astype(np.uint8)
 
 
-def _cut_columns(profile: np.ndarray, min_piece: int, expected: float) -> list[int]:
-    """Candidate cut columns: valleys of the ink profile, plus even splits for 2-4 pieces."""
-    width = len(profile)
-    candidates = set()
-    for x in range(max(1, min_piece), width - max(1, min_piece)):
-        window = profile[max(0, x - min_piece // 2): x + min_piece // 2 + 1]
-        if profile[x] <= window.min() + 1e-6:
-            candidates.add(x)
-    for parts in {2, 3, max(2, min(4, round(expected)))}:
-        for k in range(1, parts):
-            candidates.add(int(width * k / parts))
-    ranked = sorted(candidates, key=lambda x: profile[x])[:_MAX_CUTS]
-    ranked = sorted(ranked)
-    spaced = []
-    for x in ranked:  # cuts a few pixels apart give the same slices: keep one
-        if not spaced or x - spaced[-1] >= max(2, min_piece // 3):
-            spaced.append(x)
-    return spaced
+@dataclass
+class _Hypotheses:
+    """Candidate cut columns of one blob and the slices between them (crop indices)."""
+    cuts: list[int]                 # absolute working-scale x positions, first = box start, last = end
+    slices: dict                    # (i, j) -> (crop index, is_small) for cuts[i]..cuts[j]
+
+
+def _worth_cutting(seg: Segmentation, region: Region, probs: np.ndarray) -> bool:
+    """Only wide blobs that do not already read as one sure digit: a lone digit is never cut."""
+    height = max(region.box.h, 0.7 * seg.digit_height)
+    if region.box.w < 0.9 * height:
+        return False
+    return probs[:NUM_DIGITS].max() < 0.9 or probs[NOT_A_DIGIT] > 0.2
+
+
+def _cut_hypotheses(seg: Segmentation, region: Region, crops: list) -> _Hypotheses:
+    box = region.box
+    height = max(box.h, 0.7 * seg.digit_height)
+    ink = seg.crop(region)
+    profile = np.convolve((ink > 0).sum(axis=0).astype(np.float32), np.ones(3) / 3, mode="same")
+    # Dense, evenly spaced candidates: the right cut between two touching 0s is at a profile
+    # *peak* (their touching sides), so valleys alone would miss it. The classifier decides.
+    step = max(2.0, box.w / min(_MAX_CUTS, max(3, round(box.w / (0.18 * height)))))
+    cuts = set(np.arange(step, box.w - step / 2, step).astype(int).tolist())
+    window = max(1, int(0.1 * height))
+    for x in range(window, box.w - window):
+        if profile[x] <= profile[x - window:x + window + 1].min() + 1e-6:
+            cuts.add(x)  # valleys too: where two digits barely touch
+    cuts = _spaced(sorted(cuts), max(2, int(0.08 * height)))
+    cuts = [0] + [c for c in cuts if 0 < c < box.w] + [box.w]
+    slices = {}
+    for i in range(len(cuts)):
+        for j in range(i + 1, len(cuts)):
+            width = cuts[j] - cuts[i]
+            if width > 1.25 * height:
+                break
+            if (i, j) == (0, len(cuts) - 1) or width < 0.08 * height:
+                continue
+            crop = ink[:, cuts[i]:cuts[j]]
+            rows = np.flatnonzero(crop.any(axis=1))
+            if rows.size == 0:
+                continue
+            slices[(i, j)] = (len(crops), rows[-1] - rows[0] + 1 < 0.45 * box.h)
+            crops.append(crop)
+    return _Hypotheses([box.x + c for c in cuts], slices)
+
+
+def _spaced(values: list[int], gap: int) -> list[int]:
+    kept = []
+    for v in values:
+        if not kept or v - kept[-1] >= gap:
+            kept.append(v)
+    return kept
+
+
+def _best_cut_path(whole: np.ndarray, hyp: _Hypotheses, probabilities: np.ndarray):
+    """The reading of a blob with the highest summed log-probability: its slices read as digits,
+    small slices (a dot, a dash) may be skipped as non-digits. None if keeping it whole is as good."""
+    def log(p):
+        return float(np.log(max(p, _LOG_FLOOR)))
+
+    end = len(hyp.cuts) - 1
+    best = {0: (0.0, [])}
+    for j in range(1, end + 1):
+        options = []
+        for (i, jj), (crop_index, is_small) in hyp.slices.items():
+            if jj != j or i not in best or len(best[i][1]) >= _MAX_PIECES:
+                continue
+            probs = probabilities[crop_index]
+            columns = (hyp.cuts[i], hyp.cuts[j])
+            options.append((best[i][0] + log(probs[:NUM_DIGITS].max()) - _PIECE_PENALTY,
+                            best[i][1] + [(columns, probs)]))
+            if is_small:  # punctuation: contributes its "not a digit" evidence and no digit
+                options.append((best[i][0] + log(probs[NOT_A_DIGIT]), best[i][1]))
+        if options:
+            best[j] = max(options, key=lambda option: option[0])
+    if end not in best or not best[end][1]:
+        return None
+    score, path = best[end]
+    score += _PIECE_PENALTY  # the first digit is free, as for the whole blob
+    # A cut must clearly beat the whole: 2 nats is a probability ratio of ~7.
+    return path if score > log(whole[:NUM_DIGITS].max()) + 2.0 else None
 
 
 def _ink_box(seg: Segmentation, region: Region, columns: tuple[int, int]) -> Box:

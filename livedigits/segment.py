@@ -100,6 +100,16 @@ def working_scale(shape: tuple[int, int]) -> float:
     return 1.0
 
 
+def working_gray(image: np.ndarray) -> tuple[np.ndarray, float]:
+    """Grey picture at the working scale, and that scale (working / input)."""
+    gray = to_gray(image)
+    scale = working_scale(gray.shape)
+    if scale != 1.0:
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+        gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=interpolation)
+    return gray, scale
+
+
 def is_dark_background(gray: np.ndarray) -> bool:
     """Light ink on a dark background? The background is the majority (the median) and ink the
     minority: whichever tail reaches further from the median is the ink."""
@@ -107,10 +117,11 @@ def is_dark_background(gray: np.ndarray) -> bool:
     return (high - median) > 1.5 * (median - low) and high - low > 20
 
 
-def ink_map(gray: np.ndarray) -> tuple[np.ndarray, bool]:
+def ink_map(gray: np.ndarray, uniform_paper: bool = False) -> tuple[np.ndarray, bool]:
     """Grey -> (ink, inverted): ink is how much darker each pixel is than its local paper (0-255).
 
     Dividing by an estimate of the paper brightness removes shadows, gradients and paper colour.
+    ``uniform_paper`` (small scans, enlarged to the working scale) uses one paper level instead.
     A page lying on a much darker desk is found, and ink outside it is ignored.
     """
     inverted = is_dark_background(gray)
@@ -118,7 +129,7 @@ def ink_map(gray: np.ndarray) -> tuple[np.ndarray, bool]:
         gray = 255 - gray
     h, w = gray.shape
     page = None
-    if min(h, w) < 120:  # tiny scan: one paper level is all there is to estimate
+    if uniform_paper or min(h, w) < 120:  # a small scan: one paper level is all there is to estimate
         background = np.full_like(gray, np.percentile(gray, 90), dtype=np.float32)
     else:
         factor = 8
@@ -150,11 +161,13 @@ def page_region(paper: np.ndarray) -> np.ndarray | None:
     if paper[bright].mean() < 1.6 * max(paper[~bright].mean(), 1.0):
         return None
     border = np.concatenate([~bright[0], ~bright[-1], ~bright[:, 0], ~bright[:, -1]])
-    if border.mean() < 0.2:
+    if border.mean() < 0.1:
         return None
     count, labels, stats, _ = cv2.connectedComponentsWithStats(bright.astype(np.uint8), connectivity=4)
     largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    page = (labels == largest).astype(np.uint8)
+    contours, _ = cv2.findContours((labels == largest).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    page = np.zeros_like(paper, dtype=np.uint8)
+    cv2.drawContours(page, contours, -1, 1, -1)  # filled: the writing on the page is part of it
     return cv2.erode(page, np.ones((3, 3), np.uint8), iterations=2)  # the page's edge is no ink
 
 
@@ -176,28 +189,57 @@ def binarize(ink: np.ndarray) -> np.ndarray:
     return mask.astype(np.uint8) * 255
 
 
-def remove_lines(mask: np.ndarray, min_length: int) -> tuple[np.ndarray, np.ndarray]:
+def remove_lines(mask: np.ndarray, min_length: int, min_length_vertical: int | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """Erase ruled lines, grid lines and frame borders: straight runs longer than any digit stroke.
 
     The mask is first thickened across the line direction so that slightly tilted lines still
-    form long runs; strokes that a line crossed are then bridged again across the gap.
+    form long runs; strokes that a line crossed are then bridged again across the gap. Returns the
+    cleaned mask and the erased line pixels.
     """
     cleaned = mask.copy()
     removed = np.zeros_like(mask)
     for horizontal in (True, False):
+        length = min_length if horizontal else (min_length_vertical or min_length)
         across = (1, 3) if horizontal else (3, 1)
-        along = (min_length, 1) if horizontal else (1, min_length)
+        along = (length, 1) if horizontal else (1, length)
         thick = cv2.dilate(mask, np.ones(across[::-1], np.uint8))
         lines = cv2.morphologyEx(thick, cv2.MORPH_OPEN, np.ones(along[::-1], np.uint8))
         if not lines.any():
             continue
+        lines = _thin_only(lines, mask, horizontal)
         lines = cv2.dilate(lines, np.ones((3, 3), np.uint8)) & mask
         cleaned[lines > 0] = 0
         removed |= lines
-        bridge = (1, 5) if horizontal else (5, 1)  # kernel (w, h) across the erased line
+        bridge = (1, 11) if horizontal else (11, 1)  # kernel (w, h) across the erased band
         bridged = cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, np.ones(bridge[::-1], np.uint8))
         cleaned = np.where(lines > 0, bridged, cleaned)
     return cleaned, removed
+
+
+def _thin_only(lines: np.ndarray, mask: np.ndarray, horizontal: bool) -> np.ndarray:
+    """Keep line candidates that are thin for their length: a ruled or grid line is a few pixels
+    thick over hundreds, while the stroke of a big "1" or a 7's bar is thick for its length.
+    Thickness is measured on the mask around the candidate, since the opening shaves strokes."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(lines, connectivity=8)
+    keep = np.zeros(count, bool)
+    for i in range(1, count):
+        x, y, w, h, _ = stats[i]
+        if horizontal:
+            length, window = w, mask[max(0, y - 6):y + h + 6, x:x + w]
+        else:
+            length, window = h, mask[y:y + h, max(0, x - 6):x + w + 6]
+        thickness = np.count_nonzero(window) / max(length, 1)
+        keep[i] = thickness <= max(5.0, 0.035 * length)
+    return np.where(keep[labels], 255, 0).astype(np.uint8)
+
+
+def _digit_like(stats: np.ndarray, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Heights and areas of components shaped like a digit or a few touching ones (not bands)."""
+    widths, heights = stats[:, 2].astype(np.float32), stats[:, 3].astype(np.float32)
+    aspect = widths / np.maximum(heights, 1)
+    ok = (heights < 0.9 * h) & (widths < 0.9 * w) & (aspect > 0.12) & (aspect < 3.0)
+    return stats[ok, 3], stats[ok, 4]
 
 
 def _typical_height(heights: np.ndarray, areas: np.ndarray) -> float:
@@ -218,12 +260,8 @@ def _components(mask: np.ndarray, min_side: int):
 
 
 def segment(image: np.ndarray, max_candidates: int = MAX_CANDIDATES) -> Segmentation:
-    gray = to_gray(image)
-    scale = working_scale(gray.shape)
-    if scale != 1.0:
-        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-        gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=interpolation)
-    ink, inverted = ink_map(gray)
+    gray, scale = working_gray(image)
+    ink, inverted = ink_map(gray, uniform_paper=scale > 2)
     mask = binarize(ink)
     h, w = mask.shape
     min_side = max(6, int(MIN_DIGIT_SIDE * min(h, w)))
@@ -234,14 +272,14 @@ def segment(image: np.ndarray, max_candidates: int = MAX_CANDIDATES) -> Segmenta
     # First pass: lines much longer than any plausible digit; gives a clean typical digit height.
     mask, removed = remove_lines(mask, max(4 * min_side, min(h, w) // 4))
     labels, ids, stats = _components(mask, min_side)
-    plausible = (stats[:, 3] < 0.9 * h) & (stats[:, 2] < 0.9 * w)
-    digit_height = _typical_height(stats[plausible, 3], stats[plausible, 4])
+    digit_height = _typical_height(*_digit_like(stats, h, w))
     if digit_height > 0:  # second pass: shorter line pieces, still well above a digit's width
-        mask, removed_short = remove_lines(mask, int(max(2.5 * digit_height, 3 * min_side)))
+        # a "1" is a vertical line one digit high: vertical pieces must be much longer to go
+        mask, removed_short = remove_lines(mask, int(max(2.5 * digit_height, 3 * min_side)),
+                                           int(max(4 * digit_height, 4 * min_side)))
         removed |= removed_short
         labels, ids, stats = _components(mask, min_side)
-        plausible = (stats[:, 3] < 0.9 * h) & (stats[:, 2] < 0.9 * w)
-        digit_height = _typical_height(stats[plausible, 3], stats[plausible, 4]) or digit_height
+        digit_height = _typical_height(*_digit_like(stats, h, w)) or digit_height
     segmentation = Segmentation(ink, mask, labels, scale, digit_height=digit_height, inverted=inverted)
     if ids.size == 0:
         return segmentation
@@ -257,7 +295,7 @@ def segment(image: np.ndarray, max_candidates: int = MAX_CANDIDATES) -> Segmenta
     regions = [r for r in regions if _plausible_digit(r.box, digit_height, h, w)]
     if len(regions) > max_candidates:
         regions = sorted(regions, key=lambda r: -r.box.w * r.box.h)[:max_candidates]
-    segmentation.regions = order_lines(regions)
+    segmentation.regions = order_lines(drop_small_in_line(order_lines(regions)))
     return segmentation
 
 
@@ -291,6 +329,13 @@ def _plausible_digit(box: Box, digit_height: float, h: int, w: int) -> bool:
         return False  # dots, commas, specks next to real digits
     if box.h > 0.98 * h or box.w > 0.98 * w:
         return False
+    if box.w > 8 * box.h:
+        return False  # a dash or a line, even a string of touching digits is not this flat
+    at_side, at_top_or_bottom = box.x == 0 or box.x2 >= w, box.y == 0 or box.y2 >= h
+    if (at_side and box.w * 4 <= box.h) or (at_top_or_bottom and box.h * 4 <= box.w):
+        return False  # a sliver along the frame's edge: the page's border, not a "1"
+    if digit_height > 0 and box.h > 2.5 * digit_height and box.h > 6 * box.w:
+        return False  # a band far taller than the writing: a page edge or a margin line
     return True
 
 
@@ -334,6 +379,21 @@ def _same_digit(a: Box, b: Box, digit_height: float) -> bool:
     near = gap_x < 0.12 * digit_height and gap_y < 0.12 * digit_height
     inside = overlap >= 0.8 * narrower and (a.union(b) == a or a.union(b) == b)
     return stacked or (small and near) or inside
+
+
+def drop_small_in_line(regions: list[Region], share: float = 0.35) -> list[Region]:
+    """Drop pieces much shorter than the digits of their own line: dots, dashes, commas and
+    broken-off bits of strokes. Judged per line, so a line of small digits keeps its digits."""
+    kept = []
+    for number in sorted({r.line for r in regions}):
+        line = [r for r in regions if r.line == number]
+        if len(line) < 2:
+            kept.extend(line)
+            continue
+        tallest = sorted((r.box.h for r in line), reverse=True)
+        typical = float(np.median(tallest[:max(2, len(line) // 2 + 1)]))  # the taller half: the digits
+        kept.extend(r for r in line if r.box.h >= share * typical)
+    return kept
 
 
 def order_lines(regions: list[Region]) -> list[Region]:

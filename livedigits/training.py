@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import platform
 import time
@@ -29,11 +30,11 @@ class TrainConfig:
     out_dir: str = "models"
     data: str | None = None
     arch: str = "cnn"               # "cnn" (shipped) or "mlp" (tutorial baseline)
-    epochs: int = 30
+    epochs: int = 40
     batch_size: int = 128
-    learning_rate: float = 2e-3
-    lr_decay: float = 0.9           # per-epoch multiplicative decay
-    patience: int = 6               # early stopping on validation accuracy
+    learning_rate: float = 2e-3     # cosine decay from this to min_learning_rate over `epochs`
+    min_learning_rate: float = 1e-5
+    patience: int = 12              # early stopping on validation loss
     negatives_ratio: float = 0.12   # "not a digit" examples per training digit
     seed: int = 1
     quick: bool = False
@@ -99,12 +100,22 @@ def save_without_optimizer(model, path: Path) -> None:
     fresh.save(path)
 
 
+def cosine_learning_rate(config: TrainConfig, epoch: int, epochs: int) -> float:
+    """Half a cosine from learning_rate down to min_learning_rate: small steps at the end settle the
+    weights better than a fixed decay that stops while the rate is still high."""
+    progress = epoch / max(1, epochs - 1)
+    low, high = config.min_learning_rate, config.learning_rate
+    return float(low + 0.5 * (high - low) * (1 + math.cos(math.pi * progress)))
+
+
 def _fit(tf, keras, model, train_ds, val_ds, config: TrainConfig, epochs: int):
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     callbacks = [
-        keras.callbacks.LearningRateScheduler(lambda epoch: config.learning_rate * config.lr_decay ** epoch),
-        keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=config.patience,
+        keras.callbacks.LearningRateScheduler(lambda epoch: cosine_learning_rate(config, epoch, epochs)),
+        # validation loss, not accuracy: on 5,000 digits accuracy moves in steps of 0.02 % and
+        # stops training on noise
+        keras.callbacks.EarlyStopping(monitor="val_loss", mode="min", patience=config.patience,
                                       restore_best_weights=True),
     ]
     history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks,
@@ -155,7 +166,7 @@ def train(config: TrainConfig) -> dict:
     fit_started = time.time()
     history = _fit(tf, keras, model, train_ds, _dataset(tf, x_v, y_v, config, False), config, epochs)
     fit_seconds = time.time() - fit_started
-    best_epoch = int(np.argmax(history["val_accuracy"])) + 1
+    best_epoch = int(np.argmin(history["val_loss"])) + 1
 
     # The test set, once.
     x_t = _as_input(x_test)
@@ -184,11 +195,13 @@ def train(config: TrainConfig) -> dict:
         "augmentation": config.augment.as_dict() if config.arch == "cnn" else None,
         "training": {"epochs_run": len(history["loss"]), "epochs_max": epochs, "best_epoch": best_epoch,
                      "batch_size": config.batch_size, "optimizer": "Adam",
-                     "learning_rate": config.learning_rate, "lr_decay_per_epoch": config.lr_decay,
-                     "early_stopping_patience": config.patience, "seed": config.seed, "quick": config.quick,
+                     "learning_rate": {"schedule": "cosine", "start": config.learning_rate,
+                                       "end": config.min_learning_rate},
+                     "early_stopping": {"monitor": "val_loss", "patience": config.patience,
+                                        "restore_best_weights": True}, "seed": config.seed, "quick": config.quick,
                      "fit_seconds": round(fit_seconds, 1), "machine": _machine(),
                      "history": {k: [round(float(v), 5) for v in vals] for k, vals in history.items()}},
-        "validation_accuracy": round(float(max(history["val_accuracy"])), 5),
+        "validation_accuracy": round(float(history["val_accuracy"][best_epoch - 1]), 5),
         "test": {
             "keras_accuracy": round(float((keras_pred == y_test).mean()), 5),
             "tflite_accuracy": round(float((lite_pred == y_test).mean()), 5),

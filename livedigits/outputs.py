@@ -1,0 +1,197 @@
+"""Where readings go: stdout lines, CSV rows, JSONL records, annotated pictures and annotated videos.
+
+Every writer flushes after each picture or frame, so whatever stops the run (Ctrl-C, SIGTERM, a
+closed pipe) the files hold complete lines for everything done so far; annotated pictures are
+written under a temporary name and renamed, so a picture file is never half-written.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+import cv2
+import numpy as np
+
+from .pipeline import Reading
+
+CSV_FIELDS = ("source", "frame", "time_s", "x", "y", "w", "h", "digit", "confidence", "line")
+VIDEO_FOURCC = "mp4v"  # in every OpenCV build with FFmpeg; H.264 encoders are often missing
+
+
+class OutputError(Exception):
+    """An output cannot be written; the message is one line: what is wrong; what to do."""
+
+
+@dataclass(frozen=True)
+class Result:
+    """The reading of one picture or one video/camera frame."""
+    source: str               # the picture's path, the video's path or the camera/stream name
+    frame: int                # 0 for pictures
+    time_s: float | None      # None for pictures
+    reading: Reading
+
+    def record(self) -> dict:
+        return {"source": self.source, "frame": self.frame, "time_s": self.time_s, "text": self.reading.text,
+                "digits": [d.as_dict() for d in self.reading.digits]}
+
+    def rows(self) -> list[list]:
+        time_s = "" if self.time_s is None else self.time_s
+        return [[self.source, self.frame, time_s, *(d.as_dict()[k] for k in CSV_FIELDS[3:])]
+                for d in self.reading.digits]
+
+
+def open_text(path: str, what: str, stdout: TextIO | None = None) -> TextIO:
+    """``path`` for writing (``-`` is ``stdout``, by default sys.stdout); parent folders are created."""
+    if path == "-":
+        return stdout or sys.stdout
+    try:
+        Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        return open(Path(path).expanduser(), "w", newline="", encoding="utf-8")
+    except OSError as err:
+        raise OutputError(f"cannot write {what} {path}: {err.strerror or err}; choose another path") from None
+
+
+class _LineWriter:
+    def __init__(self, path: str, what: str, guard=None, stdout: TextIO | None = None):
+        self.path, self.handle = path, open_text(path, what, stdout)
+        self._owns_handle = path != "-"
+        self._guard = guard
+
+    def _write(self, text: str) -> None:
+        # one write and one flush per record, shielded from Ctrl-C: the file never ends mid-line
+        with self._guard.deferred() if self._guard else nullcontext():
+            self.handle.write(text)
+            self.handle.flush()
+
+    def close(self) -> None:
+        if self._owns_handle:
+            self.handle.close()
+        else:
+            self.handle.flush()
+
+
+class CsvWriter(_LineWriter):
+    """One row per digit: source,frame,time_s,x,y,w,h,digit,confidence,line."""
+
+    def __init__(self, path: str, guard=None, stdout: TextIO | None = None):
+        super().__init__(path, "--csv", guard, stdout)
+        self._write(_csv_text([CSV_FIELDS]))
+
+    def write(self, result: Result) -> None:
+        rows = result.rows()
+        if rows:
+            self._write(_csv_text(rows))
+
+
+def _csv_text(rows) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue()
+
+
+class JsonlWriter(_LineWriter):
+    """One JSON record per picture or frame: source, frame, time_s, text, digits."""
+
+    def __init__(self, path: str, guard=None, stdout: TextIO | None = None):
+        super().__init__(path, "--jsonl", guard, stdout)
+
+    def write(self, result: Result) -> None:
+        self._write(json.dumps(result.record(), ensure_ascii=False) + "\n")
+
+
+class TextPrinter:
+    """``source<TAB>text`` on stdout, a picture's lines joined by a space, for piping into other tools.
+    Video and camera frames print only when the text changes, as ``source#frame<TAB>text``."""
+
+    def __init__(self, stream: TextIO | None = None):
+        self.stream = stream or sys.stdout
+        self._last: dict[str, str] = {}
+
+    def write(self, result: Result) -> None:
+        text = " ".join(result.reading.lines)
+        if result.time_s is None:
+            line = f"{result.source}\t{text}\n"
+        elif self._last.get(result.source) != text:
+            self._last[result.source] = text
+            line = f"{result.source}#{result.frame}\t{text}\n"
+        else:
+            return
+        self.stream.write(line)
+        self.stream.flush()  # a pipe reader sees each picture as soon as it is read
+
+    def close(self) -> None:
+        pass
+
+
+# -- annotated files -------------------------------------------------------------------------------
+
+def annotated_picture_path(save_dir: Path, relative: Path) -> Path:
+    """Where the annotated copy of a picture goes: same relative path and format where OpenCV can
+    write that format, else PNG."""
+    target = save_dir / relative
+    if not cv2.haveImageWriter(str(target)):
+        target = target.with_suffix(".png")
+    return target
+
+
+def write_picture(path: Path, image: np.ndarray) -> None:
+    """Write under a temporary name, then rename: an interrupted run never leaves half a picture."""
+    make_folder(path.parent)
+    partial = path.with_name(f".{path.stem}.partial{path.suffix}")
+    try:
+        if not cv2.imwrite(str(partial), image):
+            raise OutputError(f"cannot write {path}; check the folder is writable and has space")
+        os.replace(partial, path)
+    except cv2.error as err:
+        raise OutputError(f"cannot write {path}: {str(err).strip().splitlines()[-1]}") from None
+    finally:
+        if partial.exists():
+            partial.unlink()
+
+
+def make_folder(folder: Path) -> None:
+    """``folder`` and its parents, or OutputError (a file in the way, no permission)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputError(f"cannot create folder {folder}: {err.strerror or err}; "
+                          "choose another --save folder") from None
+
+
+class VideoWriter:
+    """An annotated .mp4 with the source's frame size and rate, opened at the first frame (the size is
+    known only then, and --rotate may turn it). ``close`` finalises the file so that it plays."""
+
+    def __init__(self, path: Path, fps: float):
+        self.path, self.fps = path, fps if fps and fps > 0 else 30.0
+        self._writer = None
+        self._size: tuple[int, int] | None = None
+        self.frames = 0
+
+    def write(self, image: np.ndarray, repeat: int = 1) -> None:
+        size = (image.shape[1], image.shape[0])
+        if self._writer is None:
+            make_folder(self.path.parent)
+            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*VIDEO_FOURCC), self.fps, size)
+            if not self._writer.isOpened():
+                self._writer = None
+                raise OutputError(f"cannot write video {self.path} (no {VIDEO_FOURCC} encoder, or the folder is "
+                                  "not writable); choose another --save folder")
+            self._size = size
+        if size != self._size:  # a stream may change resolution: keep the file consistent
+            image = cv2.resize(image, self._size, interpolation=cv2.INTER_AREA)
+        for _ in range(max(1, repeat)):
+            self._writer.write(image)
+            self.frames += 1
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None

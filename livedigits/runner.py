@@ -1,0 +1,373 @@
+"""The run: a source's pictures and frames through the recognizer into the outputs.
+
+Data flows one way: sources -> (batch | recognizer) -> Result -> writers / annotated files / window.
+The run owns nothing it cannot close: every writer, pool, capture and window is closed in ``finally``
+(with further signals shielded), so an interrupted run leaves complete CSV/JSONL lines and playable
+videos.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from collections import deque
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, TextIO
+
+import cv2
+from tqdm import tqdm
+
+from .batch import PictureJob, PictureReader, RecognizerSpec
+from .display import Key
+from .interrupts import InterruptGuard
+from .outputs import (CsvWriter, JsonlWriter, OutputError, Result, TextPrinter, VideoWriter, annotated_picture_path,
+                      make_folder, write_picture)
+from .overlay import draw
+from .pipeline import Recognizer
+from .sources import (CaptureFactory, Frame, LatestFrameReader, MediaFile, Source, SourceError, SourceKind, VideoFrames,
+                      list_media, open_live)
+
+
+@dataclass
+class RunSettings:
+    rotate: int = 0                  # degrees counter-clockwise
+    every: int = 1                   # video frame stride
+    max_frames: int | None = None    # per video or camera
+    workers: int = 1
+    recursive: bool = False
+    quiet: bool = False
+    save_dir: Path | None = None
+    csv_path: str | None = None
+    jsonl_path: str | None = None
+    show: bool = False
+
+
+@dataclass
+class Summary:
+    pictures: int = 0
+    videos: int = 0
+    frames: int = 0
+    digits: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)   # (path, why)
+    ignored: list[str] = field(default_factory=list)               # neither pictures nor videos
+    stopped_by_user: bool = False
+    started: float = field(default_factory=time.perf_counter)
+
+    def add(self, result: Result) -> None:
+        self.digits += len(result.reading.digits)
+
+    def done(self) -> str:
+        """"3 pictures", "90 frames" or "3 pictures and 90 frames"."""
+        parts = []
+        if self.pictures or not self.frames:
+            parts.append(_count(self.pictures, "picture"))
+        if self.frames:
+            parts.append(_count(self.frames, "frame"))
+        return " and ".join(parts)
+
+    def line(self) -> str:
+        text = f"read {self.done()}: {_count(self.digits, 'digit')} in {time.perf_counter() - self.started:.1f} s"
+        if self.skipped:
+            text += f"; skipped {_count(len(self.skipped), 'file')} that could not be read"
+        if self.ignored:
+            text += f"; ignored {_count(len(self.ignored), 'file')} that are neither pictures nor videos"
+        return text
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+class Messages:
+    """Lines on stderr that do not tear through a progress bar."""
+
+    def __init__(self, stream: TextIO | None = None):
+        self.stream = stream or sys.stderr
+
+    def say(self, text: str) -> None:
+        tqdm.write(f"livedigits: {text}", file=self.stream)
+
+
+class Sinks:
+    """The line outputs: stdout, --csv, --jsonl."""
+
+    def __init__(self, settings: RunSettings, guard: InterruptGuard | None, stdout: TextIO | None = None):
+        self.writers = []
+        try:
+            if settings.csv_path:
+                self.writers.append(CsvWriter(settings.csv_path, guard, stdout))
+            if settings.jsonl_path:
+                self.writers.append(JsonlWriter(settings.jsonl_path, guard, stdout))
+        except OutputError:
+            self.close()
+            raise
+        if "-" not in (settings.csv_path, settings.jsonl_path):  # stdout already carries CSV or JSONL
+            self.writers.insert(0, TextPrinter(stdout))
+
+    def write(self, result: Result) -> None:
+        for writer in self.writers:
+            writer.write(result)
+
+    def close(self) -> None:
+        for writer in self.writers:
+            try:
+                writer.close()
+            except BrokenPipeError:  # stdout's reader is gone; the files still get closed
+                pass
+
+
+class FpsMeter:
+    """Frames per second over the last ``window`` processed frames: what the overlay shows."""
+
+    def __init__(self, window: int = 30, clock: Callable[[], float] = time.perf_counter):
+        self._times: deque[float] = deque(maxlen=window)
+        self._clock = clock
+
+    def tick(self) -> float | None:
+        self._times.append(self._clock())
+        if len(self._times) < 2:
+            return None
+        return (len(self._times) - 1) / max(1e-6, self._times[-1] - self._times[0])
+
+
+@dataclass
+class Run:
+    """One command run over one SOURCE."""
+    source: Source
+    settings: RunSettings
+    spec: RecognizerSpec
+    recognizer: Recognizer
+    guard: InterruptGuard
+    capture_factory: CaptureFactory = cv2.VideoCapture
+    window_factory: Callable[[], object] | None = None
+    stdout: TextIO | None = None
+    stderr: TextIO | None = None
+
+    def __post_init__(self):
+        self.summary = Summary()
+        self.messages = Messages(self.stderr)
+        self.window = None
+        self._snapshots = 0
+
+    # -- the whole run -------------------------------------------------------------------------
+    def execute(self) -> Summary:
+        """Reads everything; SourceError/OutputError/DisplayError stop it, KeyboardInterrupt passes up.
+        Inputs, camera and window are opened before any output file, so bad input leaves no files."""
+        media = self._plan()
+        with ExitStack() as closing:  # closes everything opened, in reverse order, even if one close fails
+            live = None
+            if self.source.kind.is_live:
+                live = open_live(self.source, self.capture_factory, self.settings.rotate)
+                closing.callback(live.close)
+            if self.settings.show and self.window_factory is not None:
+                self.window = self.window_factory()
+                closing.callback(self.window.close)
+            sinks = Sinks(self.settings, self.guard, self.stdout)
+            closing.callback(sinks.close)
+            closing.callback(self.guard.shield)  # runs first: a second Ctrl-C must not cut the closing short
+            if live is not None:
+                self._read_live(live, sinks)
+            else:
+                self._read_files(media, sinks)
+        if not self.settings.quiet:
+            self.messages.say(self.summary.line())
+        return self.summary
+
+    def _plan(self) -> list[MediaFile]:
+        """The files to read, checked before any output file is created."""
+        kind = self.source.kind
+        if kind.is_live:
+            if self.settings.save_dir is not None:
+                make_folder(self.settings.save_dir)
+            return []
+        if kind in (SourceKind.PICTURE, SourceKind.VIDEO):
+            path = self.source.path
+            media = [MediaFile(path, kind is SourceKind.VIDEO, Path(path.name))]
+            if kind is SourceKind.VIDEO:  # a video that cannot be opened is bad input: fail before writing
+                VideoFrames(path, capture_factory=self.capture_factory).close()
+        else:
+            listing = list_media(self.source, self.settings.recursive)
+            media = listing.media
+            save_dir = self.settings.save_dir.resolve() if self.settings.save_dir is not None else None
+            if save_dir is not None and save_dir != listing.root.resolve():
+                # --save into a subfolder of SOURCE: a rerun must not read the last run's annotated copies
+                media = [m for m in media if save_dir not in m.path.resolve().parents]
+            self.summary.ignored = [str(p) for p in listing.others]
+            if not media:
+                where = "match" if kind is SourceKind.GLOB else "are in"
+                hint = ("" if self.settings.recursive or kind is SourceKind.GLOB
+                        else " (add --recursive to look in subfolders)")
+                raise SourceError(f"no pictures or videos {where} {self.source.spec}{hint}; {_formats_hint()}")
+            if listing.others and not self.settings.quiet:
+                names = [str(p.relative_to(self.source.path)) if kind is SourceKind.FOLDER else str(p)
+                         for p in listing.others]
+                shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+                self.messages.say(f"ignoring {_count(len(names), 'file')} that are neither pictures nor videos: "
+                                  f"{shown}")
+        if self.settings.save_dir is not None:
+            make_folder(self.settings.save_dir)  # fails now, not after the first picture was read
+            for item in media:
+                target = self._save_path(item)
+                if target.exists() and target.resolve() == item.path.resolve():
+                    raise OutputError(f"--save {self.settings.save_dir} would overwrite {item.path} with its "
+                                      "annotated copy; choose another folder")
+        return media
+
+    def _save_path(self, item: MediaFile) -> Path:
+        if item.is_video:
+            return self.settings.save_dir / item.relative.with_suffix(".mp4")
+        return annotated_picture_path(self.settings.save_dir, item.relative)
+
+    # -- pictures and video files ---------------------------------------------------------------
+    def _read_files(self, media: list[MediaFile], sinks: Sinks) -> None:
+        single = self.source.kind in (SourceKind.PICTURE, SourceKind.VIDEO)
+        pictures = sum(not m.is_video for m in media)
+        with PictureReader(self.spec, self.settings.workers, self.recognizer, expected_jobs=pictures) as reader:
+            start = 0
+            while start < len(media) and not self.summary.stopped_by_user:
+                if media[start].is_video:
+                    self._read_video(media[start], sinks, single)
+                    start += 1
+                    continue
+                end = start  # a run of consecutive pictures goes to the pool in one go
+                while end < len(media) and not media[end].is_video:
+                    end += 1
+                self._read_pictures(reader, media[start:end], sinks, single)
+                start = end
+
+    def _read_pictures(self, reader: PictureReader, pictures: list[MediaFile], sinks: Sinks, single: bool) -> None:
+        jobs = [PictureJob(m.path, self.settings.rotate,
+                           self._save_path(m) if self.settings.save_dir is not None else None,
+                           keep_annotated=self.window is not None) for m in pictures]
+        outcomes = reader.read(jobs)
+        with tqdm(total=len(jobs), unit="picture", file=self.stderr or sys.stderr,
+                  disable=self.settings.quiet or len(jobs) <= 1, leave=False) as bar:
+            for outcome in outcomes:
+                bar.update()
+                name = str(outcome.job.path)
+                if outcome.output_error:
+                    raise OutputError(outcome.output_error)
+                if outcome.error and single:  # the one picture named on the command line: nothing else to do
+                    raise SourceError(f"cannot read picture {name}: {outcome.error}; check the file")
+                if outcome.error:
+                    self.summary.skipped.append((name, outcome.error))
+                    self.messages.say(f"skipped {name}: {outcome.error}")
+                    continue
+                result = Result(name, 0, None, outcome.reading)
+                sinks.write(result)
+                self.summary.pictures += 1
+                self.summary.add(result)
+                if self.window is not None and self._show(outcome.annotated, name, 0, wait_ms=0):
+                    return
+
+    def _read_video(self, item: MediaFile, sinks: Sinks, single: bool) -> None:
+        try:
+            video = VideoFrames(item.path, self.settings.every, self.settings.max_frames, self.settings.rotate,
+                                self.capture_factory)
+        except SourceError as err:
+            if single:
+                raise
+            self.summary.skipped.append((str(item.path), str(err)))
+            self.messages.say(f"skipped {item.path}: {str(err).split(';')[0]}")
+            return
+        writer = VideoWriter(self._save_path(item), video.fps) if self.settings.save_dir is not None else None
+        try:
+            self.summary.videos += 1
+            with tqdm(total=video.expected_outputs, unit="frame", file=self.stderr or sys.stderr,
+                      disable=self.settings.quiet or not video.expected_outputs, leave=False,
+                      desc=item.path.name) as bar:
+                self._read_frames(video, str(item.path), sinks, writer, live=False, bar=bar,
+                                  frames_left=lambda f: (video.frame_count or f.index + video.every) - f.index)
+            if video.ended_early:
+                self.messages.say(f"{item.path} breaks off after frame {video.decoded} of {video.frame_count} "
+                                  "(damaged or truncated); kept what was decoded")
+        finally:
+            with self.guard.deferred():
+                if writer is not None:
+                    writer.close()
+                video.close()
+
+    # -- cameras and streams ----------------------------------------------------------------------
+    def _read_live(self, reader: LatestFrameReader, sinks: Sinks) -> None:
+        writer = None
+        if self.settings.save_dir is not None:
+            writer = VideoWriter(self.settings.save_dir / f"{self._live_stem()}_{time.strftime('%Y%m%d-%H%M%S')}.mp4",
+                                 reader.fps)
+        try:
+            self._read_frames(reader.frames(), self.source.spec, sinks, writer, live=True)
+            if reader.end_reason and not self.summary.stopped_by_user and (
+                    self.settings.max_frames is None or self.summary.frames < self.settings.max_frames):
+                self.messages.say(f"{reader.end_reason}; ending the run")
+        finally:
+            with self.guard.deferred():
+                if writer is not None:
+                    writer.close()
+
+    # -- frames of either ------------------------------------------------------------------------
+    def _read_frames(self, frames: Iterable[Frame], name: str, sinks: Sinks, writer: VideoWriter | None,
+                     live: bool, bar=None, frames_left=None) -> None:
+        meter = FpsMeter()
+        previous_index = None
+        processed = 0
+        for frame in frames:
+            reading = self.recognizer.recognize(frame.image)
+            fps = meter.tick()
+            result = Result(name, frame.index, frame.time_s, reading)
+            sinks.write(result)
+            self.summary.frames += 1
+            self.summary.add(result)
+            processed += 1
+            if bar is not None:
+                bar.update()
+            if writer is not None or self.window is not None:
+                # the rate is shown live; a video file's annotated copy shows only the readings
+                annotated = draw(frame.image, reading, fps=fps if (live or self.window is not None) else None)
+                if writer is not None:
+                    # Repeat each annotated frame over the frames it stands for (the --every stride,
+                    # or camera frames dropped while reading): the file keeps the source's rate and timing.
+                    if live:
+                        repeat = 1 if previous_index is None else frame.index - previous_index
+                    else:
+                        repeat = max(1, min(self.settings.every, frames_left(frame)))
+                    with self.guard.deferred():
+                        writer.write(annotated, repeat)
+                if self.window is not None and self._show(annotated, name, frame.index, wait_ms=1):
+                    return
+            previous_index = frame.index
+            if self.settings.max_frames is not None and processed >= self.settings.max_frames:
+                return
+
+    def _show(self, annotated, name: str, frame: int, wait_ms: int) -> bool:
+        """Shows a picture or frame; True when the user asked to quit."""
+        key = self.window.show(annotated, wait_ms)
+        while True:
+            if key is Key.QUIT:
+                self.summary.stopped_by_user = True
+                return True
+            if key is Key.SNAPSHOT:
+                self._snapshot(annotated, name, frame)
+            if key is Key.PAUSE and wait_ms > 0:
+                key = self.window.wait(50)
+                while key not in (Key.PAUSE, Key.QUIT):  # paused: space resumes, q quits, s still saves
+                    if key is Key.SNAPSHOT:
+                        self._snapshot(annotated, name, frame)
+                    key = self.window.wait(50)
+                if key is Key.QUIT:
+                    continue
+            return False
+
+    def _live_stem(self) -> str:
+        return f"camera{self.source.camera_index}" if self.source.kind is SourceKind.CAMERA else "stream"
+
+    def _snapshot(self, annotated, name: str, frame: int) -> None:
+        folder = self.settings.save_dir or Path(".")
+        self._snapshots += 1
+        stem = self._live_stem() if self.source.kind.is_live else Path(name).stem
+        path = folder / f"snapshot_{stem}_{frame:06d}_{self._snapshots}.png"
+        write_picture(path, annotated)
+        self.messages.say(f"saved snapshot {path}")
+
+
+def _formats_hint() -> str:
+    return "pictures are jpg, png, bmp, tiff, webp (and other formats OpenCV reads), videos mp4, avi, mov, mkv, webm"

@@ -1,0 +1,107 @@
+"""Segmentation on small hand-made pictures: polarity, holes, fragments, lines, order, empties."""
+import cv2
+import numpy as np
+import pytest
+
+from livedigits.segment import Box, Region, merge_fragments, order_lines, segment, to_gray
+
+PAPER, INK = 225, 40
+
+
+def page(h=300, w=400):
+    return np.full((h, w), PAPER, np.uint8)
+
+
+def put_text(image, text, origin, scale=2.0, thickness=4):
+    cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, INK, thickness, cv2.LINE_AA)
+    return image
+
+
+def boxes(image):
+    seg = segment(image)
+    return [seg.to_input(r.box) for r in seg.regions], seg
+
+
+def test_dark_ink_on_light_and_light_on_dark_find_the_same_boxes():
+    image = put_text(page(), "2 7", (100, 150))
+    dark_on_light, seg = boxes(image)
+    light_on_dark, seg_inv = boxes(255 - image)
+    assert len(dark_on_light) == 2 and not seg.inverted
+    assert seg_inv.inverted
+    assert [(b.x // 3, b.w // 3) for b in dark_on_light] == [(b.x // 3, b.w // 3) for b in light_on_dark]
+
+
+def test_holes_of_0_6_8_9_are_not_digits():
+    image = page()
+    for i, centre in enumerate((60, 150, 240, 330)):
+        cv2.ellipse(image, (centre, 150), (25, 45), 0, 0, 360, INK, 6)  # a "0" with a big hole
+    found, _ = boxes(image)
+    assert len(found) == 4
+    assert all(b.h > 80 for b in found)  # the rings, not their holes
+
+
+def test_broken_stroke_and_detached_bar_merge_into_one_digit():
+    image = page()
+    cv2.line(image, (200, 100), (200, 145), INK, 6)   # a "1" broken in the middle
+    cv2.line(image, (200, 152), (200, 200), INK, 6)
+    cv2.line(image, (100, 95), (135, 95), INK, 6)     # a "5"-like: bar detached from the body
+    cv2.ellipse(image, (112, 165), (22, 30), 0, -120, 160, INK, 6)
+    cv2.line(image, (100, 104), (100, 135), INK, 6)
+    found, _ = boxes(image)
+    assert len(found) == 2
+
+
+def test_ruled_lines_are_removed_but_digits_crossing_them_stay():
+    image = page(300, 500)
+    for y in range(40, 300, 50):
+        cv2.line(image, (0, y), (499, y), 150, 2)
+    put_text(image, "4 7 5 2", (80, 160), scale=2.2, thickness=5)
+    found, seg = boxes(image)
+    assert len(found) == 4
+    assert all(b.w < 100 for b in found)
+
+
+def test_squared_paper_with_nothing_written_gives_nothing():
+    image = page(480, 640)
+    for v in range(0, 640, 24):
+        cv2.line(image, (v, 0), (v, 479), 170, 1)
+    for y in range(0, 480, 24):
+        cv2.line(image, (0, y), (639, y), 170, 1)
+    found, _ = boxes(image)
+    assert len(found) <= 1
+
+
+@pytest.mark.parametrize("picture", [np.full((480, 640), 200, np.uint8), np.zeros((480, 640, 3), np.uint8),
+                                     np.random.default_rng(0).integers(0, 256, (480, 640), dtype=np.uint8)])
+def test_blank_dark_and_noise_frames_give_few_candidates(picture):
+    found, _ = boxes(picture)
+    assert len(found) <= 150  # capped: noise never floods the classifier
+    if picture.std() < 1:
+        assert found == []
+
+
+def test_lines_are_grouped_and_ordered_left_to_right():
+    regions = [Region(Box(200, 210, 20, 40), (1,)), Region(Box(20, 12, 20, 40), (2,)),
+               Region(Box(100, 8, 20, 40), (3,)), Region(Box(30, 200, 20, 40), (4,)),
+               Region(Box(60, 15, 20, 40), (5,))]
+    ordered = order_lines(regions)
+    assert [r.labels[0] for r in ordered] == [2, 5, 3, 4, 1]
+    assert [r.line for r in ordered] == [0, 0, 0, 1, 1]
+
+
+def test_fragments_stacked_in_one_column_merge_but_neighbours_do_not():
+    regions = [Region(Box(10, 10, 20, 15), (1,)), Region(Box(12, 28, 18, 22), (2,)),  # one digit in two
+               Region(Box(45, 10, 20, 40), (3,))]
+    merged = merge_fragments(regions, digit_height=40)
+    assert sorted(len(r.labels) for r in merged) == [1, 2]
+
+
+def test_to_gray_accepts_every_layout_and_depth():
+    bgr = np.full((10, 10, 3), 200, np.uint8)
+    assert to_gray(bgr).shape == (10, 10)
+    assert to_gray(np.full((10, 10), 50000, np.uint16)).max() == 50000 >> 8
+    rgba = np.zeros((10, 10, 4), np.uint8)  # fully transparent: white paper
+    assert to_gray(rgba).min() == 255
+    assert to_gray(np.ones((10, 10), np.float32)).max() == 255
+    with pytest.raises(ValueError):
+        to_gray(np.zeros((0, 5), np.uint8))
