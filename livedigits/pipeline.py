@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 
 import cv2
@@ -33,6 +34,7 @@ class Digit:
     confidence: float
     line: int
     top3: tuple = ()  # ((digit, probability), ...) best first
+    probabilities: tuple = ()  # the classifier's 11 outputs: digits 0-9, then "not a digit"
 
     def as_dict(self) -> dict:
         return {"x": self.x, "y": self.y, "w": self.w, "h": self.h, "digit": self.digit,
@@ -62,28 +64,49 @@ class Recognizer:
         self.min_confidence = float(min_confidence)
 
     # -- pictures with many digits -------------------------------------------------------------
-    def recognize(self, image: np.ndarray) -> Reading:
+    def recognize(self, image: np.ndarray, timings: dict | None = None) -> Reading:
+        """Every digit in ``image``. Pass a dict as ``timings`` to get seconds per stage added to it
+        (segment, normalise, classify): the benchmark uses this."""
+        clock = time.perf_counter
+        started = clock()
         seg = segment(image)
-        if not seg.regions:
-            return Reading()
-        # One batched call for every region, then at most one more for the cut hypotheses of the
-        # wide blobs that the first call found doubtful (touching digits, digits with punctuation).
-        whole = self.classifier.predict(np.stack([to_mnist(seg.crop(r)) for r in seg.regions])[..., None])
-        hypotheses, crops = {}, []
-        for index, region in enumerate(seg.regions):
-            if _worth_cutting(seg, region, whole[index]):
-                hypotheses[index] = _cut_hypotheses(seg, region, crops)
-        sliced = self.classifier.predict(np.stack([to_mnist(c) for c in crops])[..., None]) if crops else None
-
+        segmented = clock()
+        normalise_s = classify_s = 0.0
         found: list[tuple[Box, np.ndarray, int]] = []
-        for index, region in enumerate(seg.regions):
-            chosen = [(None, whole[index])]
-            if index in hypotheses:
-                chosen = _best_cut_path(whole[index], hypotheses[index], sliced) or chosen
-            for columns, probs in chosen:
-                box = region.box if columns is None else _ink_box(seg, region, columns)
-                found.append((box, probs, region.line))
-        return self._reading(seg, found)
+        if seg.regions:
+            # One batched call for every region, then at most one more for the cut hypotheses of the
+            # wide blobs that the first call found doubtful (touching digits, digits with punctuation).
+            t0 = clock()
+            batch = np.stack([to_mnist(seg.crop(r)) for r in seg.regions])[..., None]
+            t1 = clock()
+            whole = self.classifier.predict(batch)
+            t2 = clock()
+            hypotheses, crops = {}, []
+            for index, region in enumerate(seg.regions):
+                if _worth_cutting(seg, region, whole[index]):
+                    hypotheses[index] = _cut_hypotheses(seg, region, crops)
+            sliced = None
+            if crops:
+                slices = np.stack([to_mnist(c) for c in crops])[..., None]
+                t3 = clock()
+                sliced = self.classifier.predict(slices)
+                classify_s += clock() - t3
+                normalise_s += t3 - t2
+            normalise_s += t1 - t0
+            classify_s += t2 - t1
+            for index, region in enumerate(seg.regions):
+                chosen = [(None, whole[index])]
+                if index in hypotheses:
+                    chosen = _best_cut_path(whole[index], hypotheses[index], sliced) or chosen
+                for columns, probs in chosen:
+                    box = region.box if columns is None else _ink_box(seg, region, columns)
+                    found.append((box, probs, region.line))
+        reading = self._reading(seg, found)
+        if timings is not None:
+            timings["segment"] = timings.get("segment", 0.0) + segmented - started
+            timings["normalise"] = timings.get("normalise", 0.0) + normalise_s
+            timings["classify"] = timings.get("classify", 0.0) + classify_s
+        return reading
 
     def _reading(self, seg: Segmentation, found: list[tuple[Box, np.ndarray, int]]) -> Reading:
         kept = []
@@ -92,10 +115,11 @@ class Recognizer:
             confidence = float(probs[digit])
             if confidence < self.min_confidence:
                 continue
-            kept.append((seg.to_input(box), digit, confidence, line, _top3(probs)))
+            kept.append((seg.to_input(box), digit, confidence, line, _top3(probs), probs))
         renumber = {old: new for new, old in enumerate(sorted({k[3] for k in kept}))}
         kept.sort(key=lambda k: (renumber[k[3]], k[0].x))
-        return Reading([Digit(b.x, b.y, b.w, b.h, d, c, renumber[line], top3) for b, d, c, line, top3 in kept])
+        return Reading([Digit(b.x, b.y, b.w, b.h, d, c, renumber[line], top3, tuple(float(p) for p in probs))
+                        for b, d, c, line, top3, probs in kept])
 
     # -- pictures of one digit --------------------------------------------------------------------
     def read_digit(self, image: np.ndarray) -> tuple[int, float]:

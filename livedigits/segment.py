@@ -176,17 +176,29 @@ def _otsu(values: np.ndarray) -> float:
     return float(threshold)
 
 
-def binarize(ink: np.ndarray) -> np.ndarray:
-    """Global Otsu on the illumination-free ink map, never below a minimum contrast."""
+def binarize(ink: np.ndarray, grow_steps: int = 8) -> np.ndarray:
+    """Global Otsu on the illumination-free ink map, never below a minimum contrast, with
+    hysteresis: strokes grow from the sure pixels into fainter ones next to them, so a pen that
+    skipped does not break a 0 into two halves (the fainter level alone would catch noise)."""
     floor = MIN_INK_CONTRAST * 255
     threshold = max(_otsu(ink), floor)
+    faint = max(0.5 * threshold, 0.7 * floor)
     mask = ink > threshold
     if mask.mean() > 0.12:
         # Patterned paper (cheques) binarises as ink in large areas: split paper / pattern / ink
         # and keep only the darkest class.
+        faint = threshold
         threshold = max(_otsu(ink[mask]), threshold)
+        faint = (faint + threshold) / 2
         mask = ink > threshold
-    return mask.astype(np.uint8) * 255
+    sure = mask.astype(np.uint8) * 255
+    if grow_steps <= 0 or not sure.any():
+        return sure
+    allowed = ((ink > faint).astype(np.uint8)) * 255
+    kernel = np.ones((3, 3), np.uint8)
+    for _ in range(grow_steps):
+        sure = cv2.dilate(sure, kernel) & allowed
+    return sure
 
 
 def remove_lines(mask: np.ndarray, min_length: int, min_length_vertical: int | None = None
@@ -238,7 +250,8 @@ def _digit_like(stats: np.ndarray, h: int, w: int) -> tuple[np.ndarray, np.ndarr
     """Heights and areas of components shaped like a digit or a few touching ones (not bands)."""
     widths, heights = stats[:, 2].astype(np.float32), stats[:, 3].astype(np.float32)
     aspect = widths / np.maximum(heights, 1)
-    ok = (heights < 0.9 * h) & (widths < 0.9 * w) & (aspect > 0.12) & (aspect < 3.0)
+    fill = stats[:, 4] / np.maximum(widths * heights, 1)  # page edges and frames are hollow
+    ok = (heights < 0.9 * h) & (widths < 0.9 * w) & (aspect > 0.12) & (aspect < 3.0) & (fill > 0.08)
     return stats[ok, 3], stats[ok, 4]
 
 
@@ -269,15 +282,18 @@ def segment(image: np.ndarray, max_candidates: int = MAX_CANDIDATES) -> Segmenta
     if not mask.any():
         return empty
 
-    # First pass: lines much longer than any plausible digit; gives a clean typical digit height.
-    mask, removed = remove_lines(mask, max(4 * min_side, min(h, w) // 4))
     labels, ids, stats = _components(mask, min_side)
     digit_height = _typical_height(*_digit_like(stats, h, w))
-    if digit_height > 0:  # second pass: shorter line pieces, still well above a digit's width
-        # a "1" is a vertical line one digit high: vertical pieces must be much longer to go
-        mask, removed_short = remove_lines(mask, int(max(2.5 * digit_height, 3 * min_side)),
-                                           int(max(4 * digit_height, 4 * min_side)))
-        removed |= removed_short
+    # Lines are judged against the writing: a 7's bar is shorter than 2.5 digit heights, and a
+    # "1" is a vertical line one digit high, so vertical lines must be longer still. Without a
+    # digit height yet (every digit touches a ruled line), only very long runs count.
+    if digit_height > 0:
+        long_h, long_v = int(max(2.5 * digit_height, 3 * min_side)), int(max(4 * digit_height, 4 * min_side))
+    else:
+        long_h = long_v = max(4 * min_side, min(h, w) // 4)
+    removed = np.zeros_like(mask)
+    if stats.size and ((stats[:, 2] >= long_h).any() or (stats[:, 3] >= long_v).any()):
+        mask, removed = remove_lines(mask, long_h, long_v)  # only when something is that long
         labels, ids, stats = _components(mask, min_side)
         digit_height = _typical_height(*_digit_like(stats, h, w)) or digit_height
     segmentation = Segmentation(ink, mask, labels, scale, digit_height=digit_height, inverted=inverted)
@@ -295,7 +311,7 @@ def segment(image: np.ndarray, max_candidates: int = MAX_CANDIDATES) -> Segmenta
     regions = [r for r in regions if _plausible_digit(r.box, digit_height, h, w)]
     if len(regions) > max_candidates:
         regions = sorted(regions, key=lambda r: -r.box.w * r.box.h)[:max_candidates]
-    segmentation.regions = order_lines(drop_small_in_line(order_lines(regions)))
+    segmentation.regions = order_lines(drop_small_in_line(order_lines(regions), digit_height))
     return segmentation
 
 
@@ -381,17 +397,20 @@ def _same_digit(a: Box, b: Box, digit_height: float) -> bool:
     return stacked or (small and near) or inside
 
 
-def drop_small_in_line(regions: list[Region], share: float = 0.35) -> list[Region]:
+def drop_small_in_line(regions: list[Region], digit_height: float = 0.0, share: float = 0.35) -> list[Region]:
     """Drop pieces much shorter than the digits of their own line: dots, dashes, commas and
-    broken-off bits of strokes. Judged per line, so a line of small digits keeps its digits."""
+    broken-off bits of strokes. Judged per line, so a line of small digits keeps its digits; a
+    "line" of nothing but a speck far smaller than the writing elsewhere goes too."""
     kept = []
     for number in sorted({r.line for r in regions}):
         line = [r for r in regions if r.line == number]
+        if max(r.box.h for r in line) < 0.4 * digit_height:
+            continue
         if len(line) < 2:
             kept.extend(line)
             continue
         tallest = sorted((r.box.h for r in line), reverse=True)
-        typical = float(np.median(tallest[:max(2, len(line) // 2 + 1)]))  # the taller half: the digits
+        typical = _median(tallest[:max(2, len(line) // 2 + 1)])  # the taller half: the digits
         kept.extend(r for r in line if r.box.h >= share * typical)
     return kept
 
@@ -400,22 +419,30 @@ def order_lines(regions: list[Region]) -> list[Region]:
     """Group regions into text lines (top to bottom) and order each left to right."""
     if not regions:
         return regions
-    lines: list[list[Region]] = []
+    lines: list[dict] = []  # running top/bottom medians of each line, kept cheap
     for region in sorted(regions, key=lambda r: r.box.y + r.box.h / 2):
         centre = region.box.y + region.box.h / 2
         for line in lines:
-            top = np.median([r.box.y for r in line])
-            bottom = np.median([r.box.y2 for r in line])
-            line_height = bottom - top
-            if abs(centre - (top + bottom) / 2) < 0.5 * max(line_height, region.box.h * 0.8):
-                line.append(region)
+            top, bottom = line["top"], line["bottom"]
+            if abs(centre - (top + bottom) / 2) < 0.5 * max(bottom - top, region.box.h * 0.8):
+                line["members"].append(region)
+                line["tops"].append(region.box.y)
+                line["bottoms"].append(region.box.y2)
+                line["top"], line["bottom"] = _median(line["tops"]), _median(line["bottoms"])
                 break
         else:
-            lines.append([region])
-    lines.sort(key=lambda line: np.median([r.box.y + r.box.h / 2 for r in line]))
+            lines.append({"members": [region], "tops": [region.box.y], "bottoms": [region.box.y2],
+                          "top": region.box.y, "bottom": region.box.y2})
+    lines.sort(key=lambda line: (line["top"] + line["bottom"]) / 2)
     ordered = []
     for number, line in enumerate(lines):
-        for region in sorted(line, key=lambda r: r.box.x):
+        for region in sorted(line["members"], key=lambda r: r.box.x):
             region.line = number
             ordered.append(region)
     return ordered
+
+
+def _median(values: list) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
