@@ -249,8 +249,8 @@ def _best_cut_path(whole: np.ndarray, hyp: _Hypotheses, probabilities: np.ndarra
         return None
     score, path = best[end]
     score += _PIECE_PENALTY  # the first digit is free, as for the whole blob
-    # A cut must clearly beat the whole: 2 nats is a probability ratio of ~7.
-    return path if score > log(whole[:NUM_DIGITS].max()) + 2.0 else None
+    # A cut must beat the whole by a margin (on top of the piece penalty): 1 nat, a ratio of ~3.
+    return path if score > log(whole[:NUM_DIGITS].max()) + 1.0 else None
 
 
 def _ink_box(seg: Segmentation, region: Region, columns: tuple[int, int]) -> Box:
