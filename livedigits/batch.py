@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -75,6 +76,32 @@ def read_picture(recognizer: Recognizer, job: PictureJob) -> PictureOutcome:
     return outcome
 
 
+def warm_up(recognizer: Recognizer) -> np.ndarray:
+    """The model's first call, on one blank crop, with native stderr muted: LiteRT announces its CPU
+    delegate there ("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.") once per process, which
+    would land among the command's messages. Python exceptions are raised as usual."""
+    with _native_stderr_muted():
+        return recognizer.classifier.predict(np.zeros((1, 28, 28, 1), np.float32))
+
+
+@contextmanager
+def _native_stderr_muted() -> Iterator[None]:
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no usable fd 2 (e.g. pythonw): nothing to mute
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def available_cores() -> int:
     """Cores this process may use (a container or taskset may allow fewer than the machine has)."""
     if hasattr(os, "process_cpu_count"):
@@ -100,6 +127,7 @@ def _start_worker(spec: RecognizerSpec) -> None:
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     try:
         _worker_recognizer = spec.build()
+        warm_up(_worker_recognizer)
     except Exception as err:  # raising here would make the pool restart the worker forever
         _worker_error = f"the worker could not load the model: {err}"
 
@@ -126,8 +154,10 @@ class PictureReader:
 
     def start(self) -> "PictureReader":
         if self._pool is None and self.workers > 1 and self.expected_jobs > 1:
-            self._pool = _pool_context().Pool(min(self.workers, self.expected_jobs), initializer=_start_worker,
-                                              initargs=(self.spec,))
+            context = _pool_context()
+            if context is not None:
+                self._pool = context.Pool(min(self.workers, self.expected_jobs), initializer=_start_worker,
+                                          initargs=(self.spec,))
         return self
 
     def read(self, jobs: Iterable[PictureJob]) -> Iterator[PictureOutcome]:
@@ -151,10 +181,15 @@ class PictureReader:
         self.close()
 
 
-def _pool_context():
+def _pool_context() -> multiprocessing.context.BaseContext | None:
     """fork on Linux while this process has no other threads (cheap: workers start with everything
     imported); spawn otherwise (forking a threaded process can deadlock the child, and macOS system
     libraries do not survive fork at all)."""
     if sys.platform.startswith("linux") and threading.active_count() == 1:
         return multiprocessing.get_context("fork")
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    if main_file is None or not os.path.exists(main_file):
+        # spawned workers re-import __main__; from a REPL or stdin they would die at start and the pool
+        # would restart them for ever: read in this process instead
+        return None
     return multiprocessing.get_context("spawn")

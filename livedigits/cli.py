@@ -18,11 +18,10 @@ from pathlib import Path
 from typing import Callable, TextIO
 
 import cv2
-import numpy as np
 from tqdm import tqdm
 
 from . import __version__, display
-from .batch import PictureReader, RecognizerSpec, available_cores
+from .batch import PictureReader, RecognizerSpec, available_cores, warm_up
 from .classify import ModelError
 from .interrupts import InterruptGuard
 from .outputs import OutputError
@@ -116,7 +115,7 @@ def load_recognizer(model: str | None, min_confidence: float) -> Recognizer:
         raise ModelError(message if ";" in message else f"{message}; {hint}") from None
     path = getattr(recognizer.classifier, "path", model)
     try:
-        probabilities = recognizer.classifier.predict(np.zeros((1, 28, 28, 1), np.float32))
+        probabilities = warm_up(recognizer)
     except Exception as err:  # interpreters raise many types for a model of the wrong shape
         raise ModelError(f"model {path} cannot read 28x28 digit crops ({str(err).strip().splitlines()[0][:120]}); "
                          f"{hint}") from None

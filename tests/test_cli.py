@@ -546,6 +546,17 @@ def test_single_broken_picture_is_an_error(tmp_path):
     one_error_line(err, "empty.jpg", "empty")
 
 
+@pytest.mark.parametrize("suffix", [".bmp", ".tiff", ".png", ".webp", ".jpg"])
+def test_picture_formats(tmp_path, suffix):
+    original = cv2.imread(str(SAMPLES / "ruled.png"))
+    cv2.imwrite(str(tmp_path / f"page{suffix}"), original)
+    loaded = load_picture(tmp_path / f"page{suffix}")
+    assert loaded.shape == original.shape
+    assert np.abs(loaded.astype(int) - original).mean() < 3  # lossy formats differ a little
+    code, out, err = run_main([tmp_path / f"page{suffix}", "-q"])
+    assert code == 0 and out.startswith(f"{tmp_path / f'page{suffix}'}\t"), err
+
+
 def test_truncation_detection():
     for name in ("plain.jpg", "ruled.png", "coloured.webp", "squared_sideways.jpg"):
         data = np.fromfile(str(SAMPLES / name), np.uint8)
