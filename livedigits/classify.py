@@ -5,12 +5,14 @@ Falls back to the ``.keras`` model only when ``ai-edge-litert`` is not installed
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "digits.tflite"
-_PACKAGED_MODEL = Path(__file__).resolve().parent / "models" / "digits.tflite"
+# where a regular (non-editable) `pip install .` puts the shipped model: pyproject's data-files
+_INSTALLED_MODEL = Path(sys.prefix) / "share" / "livedigits" / "models" / "digits.tflite"
 
 
 class ModelError(Exception):
@@ -18,8 +20,9 @@ class ModelError(Exception):
 
 
 def default_model_path() -> Path:
-    """The shipped model: ``models/`` next to the package (source checkout) or inside it (wheel)."""
-    for candidate in (DEFAULT_MODEL, _PACKAGED_MODEL):
+    """The shipped model: ``models/`` next to the package (a source checkout) or under the
+    environment's ``share/livedigits/models`` (a regular install)."""
+    for candidate in (DEFAULT_MODEL, _INSTALLED_MODEL):
         if candidate.is_file():
             return candidate
     return DEFAULT_MODEL

@@ -50,8 +50,10 @@ def draw(image: np.ndarray, reading: Reading, fps: float | None = None, show_lin
         colour = confidence_colour(d.confidence)
         cv2.rectangle(canvas, (d.x, d.y), (d.x + d.w, d.y + d.h), colour, thickness)
         scale = float(np.clip(d.h / 45.0, 0.35 * frame_scale, 1.2 * frame_scale))
-        _label(canvas, f"{d.digit} {100 * d.confidence:.0f}%", (d.x, d.y - 2), scale, colour,
-               max(1, thickness - 1))
+        text = f"{d.digit} {100 * d.confidence:.0f}%"
+        if cv2.getTextSize(text, FONT, scale, 1)[0][0] > 1.6 * d.w + 6:
+            text = str(d.digit)  # small digits side by side: labels must not cover each other
+        _label(canvas, text, (d.x, d.y - 2), scale, colour, max(1, thickness - 1))
     if show_lines:
         for number, text in enumerate(reading.lines):
             members = [d for d in reading.digits if d.line == number]
