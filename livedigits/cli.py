@@ -138,6 +138,10 @@ def run_parser() -> argparse.ArgumentParser:
                      help="write annotated pictures, and an annotated .mp4 for videos and cameras, into DIR")
     out.add_argument("--csv", metavar="FILE", help="one row per digit (- for stdout)")
     out.add_argument("--jsonl", metavar="FILE", help="one JSON record per picture or frame (- for stdout)")
+    out.add_argument("--summary", metavar="FILE",
+                     help="videos and cameras: the distinct number strings seen, first and last time (CSV, or JSON if FILE ends in .json)")
+    out.add_argument("--raw", action="store_true",
+                     help="videos and cameras: read every frame on its own (no tracking, no smoothing)")
     out.add_argument("-q", "--quiet", action="store_true", help="no progress bars, notes or closing summary")
     _add_reading_options(parser)
     src = parser.add_argument_group("source")
@@ -221,7 +225,7 @@ def run_command(argv: list[str], guard: InterruptGuard, capture_factory: Capture
         return fail(str(err), stderr)
     settings = RunSettings(rotate=args.rotate, every=args.every, max_frames=args.max_frames, workers=args.workers,
                            recursive=args.recursive, quiet=args.quiet, save_dir=args.save, csv_path=args.csv,
-                           jsonl_path=args.jsonl, show=args.show)
+                           jsonl_path=args.jsonl, show=args.show, raw=args.raw, summary_path=args.summary)
     run = Run(source, settings, RecognizerSpec(args.model, args.min_confidence), recognizer, guard,
               capture_factory=capture_factory, window_factory=window_factory, stdout=stdout, stderr=stderr)
     try:

@@ -21,7 +21,7 @@ import numpy as np
 
 from .pipeline import Reading
 
-CSV_FIELDS = ("source", "frame", "time_s", "x", "y", "w", "h", "digit", "confidence", "line")
+CSV_FIELDS = ("source", "frame", "time_s", "x", "y", "w", "h", "digit", "confidence", "line", "track")
 VIDEO_FOURCC = "mp4v"  # in every OpenCV build with FFmpeg; H.264 encoders are often missing
 
 
@@ -43,7 +43,7 @@ class Result:
 
     def rows(self) -> list[list]:
         time_s = "" if self.time_s is None else self.time_s
-        return [[self.source, self.frame, time_s, *(d.as_dict()[k] for k in CSV_FIELDS[3:])]
+        return [[self.source, self.frame, time_s, *(d.as_dict().get(k, "") for k in CSV_FIELDS[3:])]
                 for d in self.reading.digits]
 
 

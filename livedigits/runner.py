@@ -25,6 +25,7 @@ from .outputs import (CsvWriter, JsonlWriter, OutputError, Result, TextPrinter, 
                       make_folder, write_picture)
 from .overlay import draw
 from .pipeline import Recognizer
+from .track import Stabilizer, SummaryCollector, TrackSettings, write_summary
 from .sources import (CaptureFactory, Frame, LatestFrameReader, MediaFile, Source, SourceError, SourceKind, VideoFrames,
                       list_media, open_live)
 
@@ -41,6 +42,8 @@ class RunSettings:
     csv_path: str | None = None
     jsonl_path: str | None = None
     show: bool = False
+    raw: bool = False                # videos and cameras: every frame read on its own, no tracking
+    summary_path: str | None = None  # videos and cameras: the distinct number strings seen, and when
 
 
 @dataclass
@@ -149,6 +152,7 @@ class Run:
         self.messages = Messages(self.stderr)
         self.window = None
         self._snapshots = 0
+        self._summaries: dict[str, SummaryCollector] = {}
 
     # -- the whole run -------------------------------------------------------------------------
     def execute(self) -> Summary:
@@ -165,6 +169,8 @@ class Run:
                 closing.callback(self.window.close)
             sinks = Sinks(self.settings, self.guard, self.stdout)
             closing.callback(sinks.close)
+            if self.settings.summary_path:
+                closing.callback(self._write_summary)  # also after Ctrl-C: what was seen so far
             closing.callback(self.guard.shield)  # runs first: a second Ctrl-C must not cut the closing short
             if live is not None:
                 self._read_live(live, sinks)
@@ -173,6 +179,13 @@ class Run:
         if not self.settings.quiet:
             self.messages.say(self.summary.line())
         return self.summary
+
+    def _write_summary(self) -> None:
+        with self.guard.deferred():
+            try:
+                write_summary(self.settings.summary_path, self._summaries)
+            except OSError as err:
+                raise OutputError(f"cannot write --summary {self.settings.summary_path}: {err.strerror or err}") from None
 
     def _plan(self) -> list[MediaFile]:
         """The files to read, checked before any output file is created."""
@@ -310,8 +323,16 @@ class Run:
         meter = FpsMeter()
         previous_index = None
         processed = 0
+        # One stabilizer per video or camera: tracks digits across frames so the overlay and the
+        # records carry a steady reading (--raw reads every frame on its own).
+        stabilizer = None if self.settings.raw else Stabilizer(TrackSettings(min_confidence=self.recognizer.min_confidence))
+        collector = self._summaries.setdefault(name, SummaryCollector()) if self.settings.summary_path else None
         for frame in frames:
             reading = self.recognizer.recognize(frame.image)
+            if stabilizer is not None:
+                reading = stabilizer.update(frame.image, reading, frame.time_s)
+            if collector is not None:
+                collector.add(reading.text, frame.time_s)
             fps = meter.tick()
             result = Result(name, frame.index, frame.time_s, reading)
             sinks.write(result)
