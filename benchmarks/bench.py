@@ -38,8 +38,8 @@ def scenario_frames(mnist, size, digits, count, seed=0):
     if digits == 0:
         return [blank_scene(seed + i, width, height, paper=("plain", "ruled", "squared")[i % 3]) for i in range(count)]
     lines, per_line = (2, 5) if digits == 10 else (4, 10)
-    return [make_scene(mnist.x_test, mnist.y_test, seed + i, width, height, lines=lines, digits_per_line=per_line,
-                       digit_height=int(0.09 * height) if digits == 40 else None).image for i in range(count)]
+    return [make_scene(mnist.x_test, mnist.y_test, seed + i, width, height, lines=lines,
+                       digits_per_line=per_line).image for i in range(count)]
 
 
 def percentiles(values):
@@ -143,17 +143,23 @@ def section_throughput(args, mnist, report):
     report.append("")
 
 
-def run_measured(command, first_line_only=False):
-    """Run a command; return (seconds to the first stdout line, total seconds, peak RSS in MB)."""
+def run_measured(command):
+    """Run a command; return (seconds to its first stdout line, total seconds, peak RSS in MB).
+
+    Peak memory comes from GNU time: this process's own rusage would count the child's copy of
+    the benchmark (TensorFlow included) between fork and exec."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
+    process = subprocess.Popen(["/usr/bin/time", "-f", "maxrss_kb=%M", *command], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, cwd=ROOT)
     first = None
     for _ in process.stdout:
         if first is None:
             first = time.perf_counter() - started
-    _, _, usage = os.wait4(process.pid, 0)
+    stderr = process.stderr.read()
+    process.wait()
     total = time.perf_counter() - started
-    return first if first is not None else total, total, usage.ru_maxrss / 1024.0
+    peak_kb = [int(line.split("=", 1)[1]) for line in stderr.splitlines() if line.startswith("maxrss_kb=")]
+    return first if first is not None else total, total, (peak_kb[-1] / 1024.0 if peak_kb else float("nan"))
 
 
 def section_cold(args, mnist, report):
@@ -287,7 +293,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=10, help="passes over them")
     parser.add_argument("--naive-frames", type=int, default=5)
     parser.add_argument("--no-naive", action="store_true", help="skip the Keras reference (needs TensorFlow)")
-    parser.add_argument("--threads", type=int, default=1, help="LiteRT threads for the frame sections")
+    parser.add_argument("--threads", type=int, default=None, help="LiteRT threads for the frame sections (default: all cores, up to 4)")
     parser.add_argument("--cold-runs", type=int, default=7)
     parser.add_argument("--folder-size", type=int, default=200)
     parser.add_argument("--results", type=Path, help="write the markdown here (default: benchmarks/RESULTS.md when running everything)")

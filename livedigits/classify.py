@@ -28,6 +28,12 @@ def default_model_path() -> Path:
     return DEFAULT_MODEL
 
 
+def default_threads() -> int:
+    """All cores, up to 4: one frame's batch of crops is too small to gain from more. Folder
+    workers ask for 1 each, since there the cores are shared out among processes instead."""
+    return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+
+
 class Classifier:
     """Reads (N, 28, 28, 1) float32 crops -> (N, classes) probabilities in one interpreter call."""
 
@@ -50,7 +56,7 @@ class Classifier:
             return
         self._keras = None
         try:
-            self._interpreter = Interpreter(model_path=str(self.path), num_threads=num_threads or 1)
+            self._interpreter = Interpreter(model_path=str(self.path), num_threads=num_threads or default_threads())
         except (ValueError, RuntimeError) as err:
             raise ModelError(f"cannot load model {self.path}: {str(err).splitlines()[0]}") from None
         self._input = self._interpreter.get_input_details()[0]["index"]

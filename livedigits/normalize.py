@@ -22,7 +22,7 @@ def stroke_width(mask: np.ndarray) -> float:
     binary = (mask > 0).astype(np.uint8)
     if not binary.any():
         return 0.0
-    dist = cv2.distanceTransform(np.pad(binary, 1), cv2.DIST_L2, 3)
+    dist = cv2.distanceTransform(cv2.copyMakeBorder(binary, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0), cv2.DIST_L2, 3)
     ridge = dist[dist >= cv2.dilate(dist, np.ones((3, 3), np.uint8))]
     ridge = ridge[ridge > 0]
     return float(2.0 * np.median(ridge)) if ridge.size else 1.0

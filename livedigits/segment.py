@@ -60,7 +60,7 @@ class Segmentation:
         b = region.box
         x0, x1 = (b.x, b.x2) if columns is None else columns
         labels = self.label_image[b.y:b.y2, x0:x1]
-        keep = np.isin(labels, region.labels)
+        keep = labels == region.labels[0] if len(region.labels) == 1 else np.isin(labels, region.labels)
         return np.where(keep, self.ink[b.y:b.y2, x0:x1], 0).astype(np.uint8)
 
     def to_input(self, box: Box) -> Box:
