@@ -15,6 +15,9 @@ MIN_SIDE = 480           # smaller ones are enlarged: 20 px digits binarise badl
 MAX_CANDIDATES = 150     # a noisy frame cannot cost more than this many crops
 MIN_INK_CONTRAST = 0.16  # ink must be at least this much darker than the local paper (0-1)
 MIN_DIGIT_SIDE = 0.018   # smallest digit height, as a share of the working image's shorter side
+# Binarised noise breaks into ~50,000 blobs per megapixel; real pages, cheques and scenes give at
+# most a few thousand. Past this the frame is unreadable, not a page of tiny digits.
+NOISE_COMPONENTS_PER_MP = 5000
 
 
 @dataclass(frozen=True)
@@ -195,11 +198,18 @@ def binarize(ink: np.ndarray, grow_steps: int = 8) -> np.ndarray:
     sure = mask.astype(np.uint8) * 255
     if grow_steps <= 0 or not sure.any():
         return sure
+    # Grow only from pieces already the size of a stroke: specks (the darker crossings of a faint
+    # grid, paper grain) would otherwise grow along faint lines into dashes and "1"s.
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(sure, connectivity=8)
+    seed_side = max(6, int(MIN_DIGIT_SIDE * min(ink.shape)))
+    is_seed = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) >= seed_side
+    is_seed[0] = False
+    grown = np.where(is_seed[labels], 255, 0).astype(np.uint8)
     allowed = ((ink > faint).astype(np.uint8)) * 255
     kernel = np.ones((3, 3), np.uint8)
     for _ in range(grow_steps):
-        sure = cv2.dilate(sure, kernel) & allowed
-    return sure
+        grown = cv2.dilate(grown, kernel) & allowed
+    return grown | sure
 
 
 def remove_lines(mask: np.ndarray, min_length: int, min_length_vertical: int | None = None
@@ -214,7 +224,7 @@ def remove_lines(mask: np.ndarray, min_length: int, min_length_vertical: int | N
     removed = np.zeros_like(mask)
     for horizontal in (True, False):
         length = min_length if horizontal else (min_length_vertical or min_length)
-        across = (1, 3) if horizontal else (3, 1)
+        across = (1, 5) if horizontal else (5, 1)  # wide enough for lines tilted by a few degrees
         along = (length, 1) if horizontal else (1, length)
         thick = cv2.dilate(mask, np.ones(across[::-1], np.uint8))
         lines = cv2.morphologyEx(thick, cv2.MORPH_OPEN, np.ones(along[::-1], np.uint8))
@@ -266,7 +276,11 @@ def _typical_height(heights: np.ndarray, areas: np.ndarray) -> float:
 
 
 def _components(mask: np.ndarray, min_side: int):
+    """(labels, ids, stats) of the components big enough to be part of a digit; ids is None for
+    a frame of noise."""
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if count > NOISE_COMPONENTS_PER_MP * mask.size / 1e6:
+        return labels, None, None
     stats = stats[1:]
     ids = np.arange(1, count)
     big_enough = (stats[:, cv2.CC_STAT_AREA] >= max(6, min_side)) & (np.maximum(stats[:, 2], stats[:, 3]) >= min_side // 2)
@@ -284,6 +298,8 @@ def segment(image: np.ndarray, max_candidates: int = MAX_CANDIDATES) -> Segmenta
         return empty
 
     labels, ids, stats = _components(mask, min_side)
+    if ids is None:
+        return empty
     digit_height = _typical_height(*_digit_like(stats, h, w))
     # Lines are judged against the writing: a 7's bar is shorter than 2.5 digit heights, and a
     # "1" is a vertical line one digit high, so vertical lines must be longer still. Without a
@@ -296,6 +312,8 @@ def segment(image: np.ndarray, max_candidates: int = MAX_CANDIDATES) -> Segmenta
     if stats.size and ((stats[:, 2] >= long_h).any() or (stats[:, 3] >= long_v).any()):
         mask, removed = remove_lines(mask, long_h, long_v)  # only when something is that long
         labels, ids, stats = _components(mask, min_side)
+        if ids is None:
+            return empty
         digit_height = _typical_height(*_digit_like(stats, h, w)) or digit_height
     segmentation = Segmentation(ink, mask, labels, scale, digit_height=digit_height, inverted=inverted)
     if ids.size == 0:
