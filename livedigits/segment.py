@@ -175,6 +175,15 @@ def page_region(paper: np.ndarray) -> np.ndarray | None:
     return cv2.erode(page, np.ones((3, 3), np.uint8), iterations=2)  # the page's edge is no ink
 
 
+def label_components(mask: np.ndarray):
+    """cv2.connectedComponentsWithStats (8-connected) with 16-bit labels, nearly twice as fast on
+    a frame; past 65,535 components (noise) OpenCV refuses them and 32-bit labels are used."""
+    try:
+        return cv2.connectedComponentsWithStats(mask, connectivity=8, ltype=cv2.CV_16U)
+    except cv2.error:
+        return cv2.connectedComponentsWithStats(mask, connectivity=8, ltype=cv2.CV_32S)
+
+
 def _otsu(values: np.ndarray) -> float:
     threshold, _ = cv2.threshold(values.reshape(-1, 1), 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     return float(threshold)
@@ -200,14 +209,14 @@ def binarize(ink: np.ndarray, grow_steps: int = 8) -> np.ndarray:
         return sure
     # Grow only from pieces already the size of a stroke: specks (the darker crossings of a faint
     # grid, paper grain) would otherwise grow along faint lines into dashes and "1"s.
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(sure, connectivity=8)
+    count, labels, stats, _ = label_components(sure)
     seed_side = max(6, int(MIN_DIGIT_SIDE * min(ink.shape)))
     is_seed = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) >= seed_side
     is_seed[0] = False
-    grown = np.where(is_seed[labels], 255, 0).astype(np.uint8)
+    grown = np.take(np.where(is_seed, 255, 0).astype(np.uint8), labels)  # one uint8 lookup per pixel
     allowed = ((ink > faint).astype(np.uint8)) * 255
-    kernel = np.ones((3, 3), np.uint8)
-    for _ in range(grow_steps):
+    kernel = np.ones((5, 5), np.uint8)  # 2 px a step: half the passes over the frame for the same reach
+    for _ in range((grow_steps + 1) // 2):
         grown = cv2.dilate(grown, kernel) & allowed
     return grown | sure
 
@@ -244,7 +253,7 @@ def _thin_only(lines: np.ndarray, mask: np.ndarray, horizontal: bool) -> np.ndar
     """Keep line candidates that are thin for their length: a ruled or grid line is a few pixels
     thick over hundreds, while the stroke of a big "1" or a 7's bar is thick for its length.
     Thickness is measured on the mask around the candidate, since the opening shaves strokes."""
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(lines, connectivity=8)
+    count, labels, stats, _ = label_components(lines)
     keep = np.zeros(count, bool)
     for i in range(1, count):
         x, y, w, h, _ = stats[i]
@@ -278,7 +287,7 @@ def _typical_height(heights: np.ndarray, areas: np.ndarray) -> float:
 def _components(mask: np.ndarray, min_side: int):
     """(labels, ids, stats) of the components big enough to be part of a digit; ids is None for
     a frame of noise."""
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    count, labels, stats, _ = label_components(mask)
     if count > NOISE_COMPONENTS_PER_MP * mask.size / 1e6:
         return labels, None, None
     stats = stats[1:]
