@@ -12,7 +12,6 @@ import os
 import signal
 import sys
 import threading
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -22,6 +21,7 @@ import numpy as np
 
 from .outputs import OutputError, write_picture
 from .overlay import draw
+
 from .pipeline import Reading, Recognizer
 from .sources import PictureError, load_picture
 
@@ -76,41 +76,6 @@ def read_picture(recognizer: Recognizer, job: PictureJob) -> PictureOutcome:
     return outcome
 
 
-def warm_up(recognizer: Recognizer) -> np.ndarray:
-    """The model's first call, on one blank crop, with native stderr muted: LiteRT announces its CPU
-    delegate there ("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.") once per process, which
-    would land among the command's messages. Python exceptions are raised as usual."""
-    with _native_stderr_muted():
-        return recognizer.classifier.predict(np.zeros((1, 28, 28, 1), np.float32))
-
-
-@contextmanager
-def _native_stderr_muted() -> Iterator[None]:
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError, AttributeError):  # no usable fd 2 (e.g. pythonw): nothing to mute
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-def available_cores() -> int:
-    """Cores this process may use (a container or taskset may allow fewer than the machine has)."""
-    if hasattr(os, "process_cpu_count"):
-        return os.process_cpu_count() or 1
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0)) or 1
-    return os.cpu_count() or 1
-
-
 # Per-process state of a pool worker: the pool initializer can only hand it over through a module
 # variable. Only worker processes set it; the main process never reads it.
 _worker_recognizer: Recognizer | None = None
@@ -127,7 +92,6 @@ def _start_worker(spec: RecognizerSpec) -> None:
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     try:
         _worker_recognizer = spec.build()
-        warm_up(_worker_recognizer)
     except Exception as err:  # raising here would make the pool restart the worker forever
         _worker_error = f"the worker could not load the model: {err}"
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -28,10 +30,19 @@ def default_model_path() -> Path:
     return DEFAULT_MODEL
 
 
+def available_cores() -> int:
+    """Cores this process may use (a container or taskset may allow fewer than the machine has)."""
+    if hasattr(os, "process_cpu_count"):
+        return os.process_cpu_count() or 1
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
 def default_threads() -> int:
     """All cores, up to 4: one frame's batch of crops is too small to gain from more. Folder
     workers ask for 1 each, since there the cores are shared out among processes instead."""
-    return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+    return max(1, min(4, available_cores()))
 
 
 class Classifier:
@@ -62,6 +73,20 @@ class Classifier:
         self._input = self._interpreter.get_input_details()[0]["index"]
         self._output = self._interpreter.get_output_details()[0]["index"]
         self.num_classes = int(self._interpreter.get_output_details()[0]["shape"][-1])
+        self._check_contract()
+
+    def _check_contract(self) -> None:
+        """One blank crop through the model now, so that a model of the wrong shape fails here with
+        one line rather than on the first frame; native stderr is muted for it because LiteRT
+        announces its CPU delegate on the first call ("INFO: Created TensorFlow Lite XNNPACK ...")."""
+        try:
+            with _native_stderr_muted():
+                probabilities = self.predict(np.zeros((1, 28, 28, 1), np.float32))
+        except Exception as err:  # interpreters raise many types for a model of the wrong shape
+            first_line = (str(err).strip().splitlines() or [type(err).__name__])[0][:120]
+            raise ModelError(f"model {self.path} cannot read 28x28 digit crops ({first_line})") from None
+        if probabilities.ndim != 2 or probabilities.shape[-1] < 10:
+            raise ModelError(f"model {self.path} gives {probabilities.shape[-1]} outputs per crop, not 10 digits")
 
     def predict(self, crops: np.ndarray) -> np.ndarray:
         crops = np.ascontiguousarray(crops, dtype=np.float32).reshape(-1, 28, 28, 1)
@@ -80,6 +105,25 @@ class Classifier:
     def predict_in_chunks(self, crops: np.ndarray, chunk: int = 1024) -> np.ndarray:
         parts = [self.predict(crops[i:i + chunk]) for i in range(0, len(crops), chunk)]
         return np.concatenate(parts) if parts else self.predict(crops)
+
+
+@contextmanager
+def _native_stderr_muted() -> Iterator[None]:
+    """Silence file descriptor 2 itself: C++ libraries write there past sys.stderr."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no usable fd 2 (e.g. pythonw): nothing to mute
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def _load_keras(path: Path):

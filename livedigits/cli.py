@@ -21,7 +21,8 @@ import cv2
 from tqdm import tqdm
 
 from . import __version__, display
-from .batch import PictureReader, RecognizerSpec, available_cores, warm_up
+from .batch import PictureReader, RecognizerSpec
+from .classify import available_cores
 from .classify import ModelError
 from .interrupts import InterruptGuard
 from .outputs import OutputError
@@ -105,23 +106,14 @@ def fail(message: str, stderr: TextIO) -> int:
 
 
 def load_recognizer(model: str | None, min_confidence: float) -> Recognizer:
-    """The Recognizer, with its model tried on one blank crop: a model that loads but cannot read digit
-    crops must fail here with one line, not on the first frame with a traceback."""
-    hint = "pass --model PATH to a livedigits digit model (.tflite or .keras)"
+    """The Recognizer; its classifier checks the model on one blank crop as it loads, so a model
+    that cannot read digit crops fails here with one line, not on the first frame."""
     try:
-        recognizer = Recognizer(model, min_confidence=min_confidence)
+        return Recognizer(model, min_confidence=min_confidence)
     except ModelError as err:
         message = str(err).strip()
+        hint = "pass --model PATH to a livedigits digit model (.tflite or .keras)"
         raise ModelError(message if ";" in message else f"{message}; {hint}") from None
-    path = getattr(recognizer.classifier, "path", model)
-    try:
-        probabilities = warm_up(recognizer)
-    except Exception as err:  # interpreters raise many types for a model of the wrong shape
-        raise ModelError(f"model {path} cannot read 28x28 digit crops ({str(err).strip().splitlines()[0][:120]}); "
-                         f"{hint}") from None
-    if probabilities.ndim != 2 or probabilities.shape[-1] < 10:
-        raise ModelError(f"model {path} gives {probabilities.shape[-1]} outputs per crop, not 10 digits; {hint}")
-    return recognizer
 
 
 # -- livedigits SOURCE ----------------------------------------------------------------------------
@@ -167,24 +159,24 @@ def _add_reading_options(parser: argparse.ArgumentParser, rotate_default: int | 
                             "(for sideways photos)")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected 1 or more, got {value}")
-    return value
+def number_in(kind: type, low: float, high: float | None = None, what: str | None = None):
+    """An argparse ``type`` accepting a number of ``kind`` from ``low`` to ``high`` (None: no top)."""
+    what = what or (f"a number between {low} and {high}" if high is not None else f"{low} or more")
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {value}")
+        return value
+
+    return parse
 
 
-def _probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {value}")
-    return value
+_positive_int = number_in(int, 1, what="a whole number, 1 or more")
+_probability = number_in(float, 0.0, 1.0, what="a number between 0 and 1")
 
 
 def _parse(parser: argparse.ArgumentParser, argv: list[str]):

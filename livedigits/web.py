@@ -31,7 +31,7 @@ from flask import Flask, Request, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from .classify import ModelError
-from .cli import _probability  # the same "0 to 1" check as the command line
+from .cli import _probability, number_in  # the same checks as the command line
 from .overlay import draw
 from .pipeline import DEFAULT_MIN_CONFIDENCE, Reading, Recognizer
 from .sources import is_truncated
@@ -275,22 +275,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default %(default)s: this computer only; 0.0.0.0 for everyone "
                         "on the network)")
-    p.add_argument("--port", type=_port, default=5000, help="port (default %(default)s; 0 picks a free one)")
+    p.add_argument("--port", type=number_in(int, 0, 65535, "a port from 0 to 65535"), default=5000, help="port (default %(default)s; 0 picks a free one)")
     p.add_argument("--model", metavar="PATH", default=os.environ.get(MODEL_ENV) or None,
                    help=f".tflite or .keras model (default: ${MODEL_ENV}, else the shipped models/digits.tflite)")
     p.add_argument("--min-confidence", metavar="P", type=_probability, default=DEFAULT_MIN_CONFIDENCE,
                    help="drop digits read with a lower confidence (0-1, default %(default)s)")
     return p
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535, got {value}")
-    return value
 
 
 def main(argv: list[str] | None = None) -> int:
