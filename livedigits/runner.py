@@ -335,15 +335,14 @@ class Run:
                 collector.add(reading.text, frame.time_s)
             fps = meter.tick()
             result = Result(name, frame.index, frame.time_s, reading)
-            sinks.write(result)
-            self.summary.frames += 1
-            self.summary.add(result)
-            processed += 1
-            if bar is not None:
-                bar.update()
+            annotated = None
             if writer is not None or self.window is not None:
                 # the rate is shown live; a video file's annotated copy shows only the readings
                 annotated = draw(frame.image, reading, fps=fps if (live or self.window is not None) else None)
+            # A frame's record and its annotated video frame are written as one: an interrupt between
+            # them would leave a JSONL line without its frame in the saved video.
+            with self.guard.deferred():
+                sinks.write(result)
                 if writer is not None:
                     # Repeat each annotated frame over the frames it stands for (the --every stride,
                     # or camera frames dropped while reading): the file keeps the source's rate and timing.
@@ -351,10 +350,14 @@ class Run:
                         repeat = 1 if previous_index is None else frame.index - previous_index
                     else:
                         repeat = max(1, min(self.settings.every, frames_left(frame)))
-                    with self.guard.deferred():
-                        writer.write(annotated, repeat)
-                if self.window is not None and self._show(annotated, name, frame.index, wait_ms=1):
-                    return
+                    writer.write(annotated, repeat)
+            self.summary.frames += 1
+            self.summary.add(result)
+            processed += 1
+            if bar is not None:
+                bar.update()
+            if self.window is not None and self._show(annotated, name, frame.index, wait_ms=1):
+                return
             previous_index = frame.index
             if self.settings.max_frames is not None and processed >= self.settings.max_frames:
                 return
