@@ -4,6 +4,7 @@
     python train.py                      # full run into models/ (MNIST from $LIVEDIGITS_MNIST or download)
     python train.py --data ../shared/data/mnist --quick --out /tmp/quick
     python train.py --arch mlp --out runs/mlp   # the tutorial baseline, for comparison
+    python train.py --export-only        # re-export models/digits.keras to TFLite, update the card
 """
 import argparse
 import os
@@ -14,7 +15,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 def main(argv=None) -> int:
     from livedigits.data import DataError
-    from livedigits.training import TrainConfig, train
+    from livedigits.training import TrainConfig, reexport, train
 
     defaults = TrainConfig()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -28,7 +29,19 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--quick", action="store_true", help="2,000 images, 1 epoch: a smoke test")
     parser.add_argument("--no-baseline", action="store_true", help="skip training the MLP baseline")
+    parser.add_argument("--export-only", action="store_true",
+                        help="no training: export OUT/digits.keras to TFLite again and update the model card")
     args = parser.parse_args(argv)
+    if args.export_only:
+        try:
+            card = reexport(args.out, args.data, args.seed)
+        except (DataError, FileNotFoundError) as err:
+            print(f"train.py: error: {err}", file=sys.stderr)
+            return 2
+        test = card["test"]
+        print(f"re-exported: tflite {100 * test['tflite_accuracy']:.2f} % on the MNIST test set, "
+              f"agreement with keras {100 * test['tflite_keras_agreement']:.2f} %; wrote {args.out}/")
+        return 0
     config = TrainConfig(out_dir=args.out, data=args.data, arch=args.arch, epochs=args.epochs,
                          batch_size=args.batch_size, learning_rate=args.lr, patience=args.patience,
                          seed=args.seed, quick=args.quick, baseline=not args.no_baseline)

@@ -79,8 +79,16 @@ def digit_predictions(probabilities: np.ndarray) -> np.ndarray:
     return probabilities[:, :NUM_DIGITS].argmax(axis=1)
 
 
+# Dynamic-range quantisation: int8 weights, activations quantised per crop at run time. It reads
+# MNIST and the real-photo dev sets exactly as the float32 model does (measured: same test
+# accuracy, same scene and page results), is 4x faster on a 2-core CPU and 4x smaller. Unlike full
+# int8 it keeps a float softmax, so confidences are not rounded to 1/256, and each crop's result
+# does not depend on the other crops in its batch.
+TFLITE_QUANTISATION = "dynamic range (int8 weights, float32 input/output)"
+
+
 def export_tflite(model, path: Path) -> None:
-    """Float32 TFLite with a dynamic batch dimension, so the pipeline batches all crops of a frame."""
+    """TFLite with a dynamic batch dimension, so the pipeline batches all crops of a frame."""
     import tempfile
 
     import tensorflow as tf
@@ -88,7 +96,9 @@ def export_tflite(model, path: Path) -> None:
     # Via a SavedModel: converting a Keras 3 model's concrete function directly drops its weights.
     with tempfile.TemporaryDirectory() as saved_model:
         model.export(saved_model, format="tf_saved_model", verbose=False)
-        path.write_bytes(tf.lite.TFLiteConverter.from_saved_model(saved_model).convert())
+        converter = tf.lite.TFLiteConverter.from_saved_model(saved_model)
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        path.write_bytes(converter.convert())
 
 
 def save_without_optimizer(model, path: Path) -> None:
@@ -164,7 +174,6 @@ def train(config: TrainConfig) -> dict:
     import keras
     import tensorflow as tf
 
-    from .classify import Classifier
     from .model import build_cnn, build_mlp, multiply_adds
 
     started = time.time()
@@ -211,16 +220,14 @@ def train(config: TrainConfig) -> dict:
     keras_path, tflite_path = out / f"{name}.keras", out / f"{name}.tflite"
     save_without_optimizer(model, keras_path)
     export_tflite(model, tflite_path)
-    lite_probs = Classifier(tflite_path).predict_in_chunks(x_t)
-    keras_pred, lite_pred = digit_predictions(keras_probs), digit_predictions(lite_probs)
     neg_test = make_negatives(x_test, y_test, 1000 if not config.quick else 200, config.seed + 2)
-    neg_probs = Classifier(tflite_path).predict_in_chunks(_as_input(neg_test))
+    lite = tflite_results(tflite_path, keras_probs, x_t, y_test, neg_test if num_classes == NUM_CLASSES else None)
 
     card = {
         "name": f"livedigits {config.arch}",
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "files": {"keras": keras_path.name, "tflite": tflite_path.name,
-                  "tflite_bytes": tflite_path.stat().st_size, "tflite_quantisation": "none (float32)"},
+                  "tflite_bytes": tflite_path.stat().st_size, "tflite_quantisation": TFLITE_QUANTISATION},
         "data": {"source": mnist.source, "sha256": mnist.checksums,
                  "train": len(x_train), "validation": len(x_val), "test": len(x_test),
                  "validation_split": f"last {len(x_val)} of the training set",
@@ -238,23 +245,13 @@ def train(config: TrainConfig) -> dict:
                      "fit_seconds": round(fit_seconds, 1), "machine": _machine(),
                      "history": {k: [round(float(v), 5) for v in vals] for k, vals in history.items()}},
         "validation_accuracy": round(float(history["val_accuracy"][best_epoch - 1]), 5),
-        "test": {
-            "keras_accuracy": round(float((keras_pred == y_test).mean()), 5),
-            "tflite_accuracy": round(float((lite_pred == y_test).mean()), 5),
-            "tflite_keras_agreement": round(float((keras_pred == lite_pred).mean()), 5),
-            "tflite_max_abs_probability_difference": float(np.abs(keras_probs - lite_probs).max()),
-            "per_class_accuracy": {str(d): round(float((lite_pred[y_test == d] == d).mean()), 5)
-                                   for d in range(NUM_DIGITS)},
-            "errors": int((lite_pred != y_test).sum()),
-        },
+        "test": {"keras_accuracy": round(float((digit_predictions(keras_probs) == y_test).mean()), 5),
+                 **lite["test"]},
         "inference_contract": {"input_shape": [None, 28, 28, 1], "dtype": "float32", "range": [0.0, 1.0],
                                "polarity": "white digit on black background",
                                "preprocessing": "MNIST-style: fit in 20x20 keeping aspect, centre of mass at the centre of 28x28",
                                "outputs": [str(d) for d in range(NUM_DIGITS)] + (["not_a_digit"] if num_classes == NUM_CLASSES else [])},
     }
-    if num_classes == NUM_CLASSES:
-        card["test"]["mnist_digits_rejected_as_not_a_digit"] = round(float((lite_probs.argmax(1) == NOT_A_DIGIT).mean()), 5)
-        card["test"]["synthetic_negatives_rejected"] = round(float((neg_probs.argmax(1) == NOT_A_DIGIT).mean()), 5)
     if config.arch == "cnn" and config.baseline:
         card["baseline_mlp"] = _train_baseline(config, x_train, y_train, x_v[:len(x_val)], y_val, x_t, y_test)
     card["training"]["total_seconds"] = round(time.time() - started, 1)
@@ -265,8 +262,57 @@ def train(config: TrainConfig) -> dict:
     from .reports import confusion_matrix_png, misclassified_png, training_curves_png
     prefix = "" if config.arch == "cnn" else "mlp_"
     training_curves_png(history, out / f"{prefix}training_curves.png", best_epoch)
-    confusion_matrix_png(y_test, lite_pred, out / f"{prefix}confusion_matrix.png")
-    misclassified_png(x_test, y_test, lite_pred, lite_probs, out / f"{prefix}misclassified.png")
+    confusion_matrix_png(y_test, lite["predictions"], out / f"{prefix}confusion_matrix.png")
+    misclassified_png(x_test, y_test, lite["predictions"], lite["probabilities"], out / f"{prefix}misclassified.png")
+    return card
+
+
+def tflite_results(tflite_path: Path, keras_probs: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
+                   negatives: np.ndarray | None) -> dict:
+    """The exported model on the test set, checked against its Keras twin's probabilities."""
+    from .classify import Classifier
+
+    classifier = Classifier(tflite_path)
+    probs = classifier.predict_in_chunks(x_test)
+    keras_pred, pred = digit_predictions(keras_probs), digit_predictions(probs)
+    test = {
+        "tflite_accuracy": round(float((pred == y_test).mean()), 5),
+        "tflite_keras_agreement": round(float((keras_pred == pred).mean()), 5),
+        "tflite_max_abs_probability_difference": float(np.abs(keras_probs - probs).max()),
+        "per_class_accuracy": {str(d): round(float((pred[y_test == d] == d).mean()), 5) for d in range(NUM_DIGITS)},
+        "errors": int((pred != y_test).sum()),
+    }
+    if negatives is not None:
+        negative_probs = classifier.predict_in_chunks(_as_input(negatives))
+        test["mnist_digits_rejected_as_not_a_digit"] = round(float((probs.argmax(1) == NOT_A_DIGIT).mean()), 5)
+        test["synthetic_negatives_rejected"] = round(float((negative_probs.argmax(1) == NOT_A_DIGIT).mean()), 5)
+    return {"test": test, "predictions": pred, "probabilities": probs}
+
+
+def reexport(out_dir: str, data: str | None = None, seed: int = 1) -> dict:
+    """Export the trained ``digits.keras`` in ``out_dir`` to TFLite again (after a change to the
+    export, e.g. quantisation) and update the model card's TFLite numbers and report pictures,
+    without training. The test set is only used to check the conversion."""
+    mnist = load_mnist(data)
+    import keras
+
+    out = Path(out_dir)
+    card_path = out / "model_card.json"
+    card = json.loads(card_path.read_text())
+    model = keras.models.load_model(out / card["files"]["keras"], compile=False)
+    tflite_path = out / card["files"]["tflite"]
+    export_tflite(model, tflite_path)
+    x_t = _as_input(mnist.x_test)
+    keras_probs = model.predict(x_t, batch_size=512, verbose=0)
+    negatives = make_negatives(mnist.x_test, mnist.y_test, 1000, seed + 2)
+    lite = tflite_results(tflite_path, keras_probs, x_t, mnist.y_test, negatives)
+    card["files"].update(tflite_bytes=tflite_path.stat().st_size, tflite_quantisation=TFLITE_QUANTISATION)
+    card["test"].update(lite["test"])
+    card["exported"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    card_path.write_text(json.dumps(card, indent=2) + "\n")
+    from .reports import confusion_matrix_png, misclassified_png
+    confusion_matrix_png(mnist.y_test, lite["predictions"], out / "confusion_matrix.png")
+    misclassified_png(mnist.x_test, mnist.y_test, lite["predictions"], lite["probabilities"], out / "misclassified.png")
     return card
 
 
