@@ -18,14 +18,22 @@ _MIN_INK = 1e-3
 
 
 def stroke_width(mask: np.ndarray) -> float:
-    """Mean stroke width in pixels of a binary mask (2 x distance-transform ridge mean)."""
+    """Mean stroke width in pixels of a binary mask (2 x distance-transform ridge median)."""
     binary = (mask > 0).astype(np.uint8)
-    if not binary.any():
+    if not cv2.countNonZero(binary):
         return 0.0
     dist = cv2.distanceTransform(cv2.copyMakeBorder(binary, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0), cv2.DIST_L2, 3)
-    ridge = dist[dist >= cv2.dilate(dist, np.ones((3, 3), np.uint8))]
-    ridge = ridge[ridge > 0]
-    return float(2.0 * np.median(ridge)) if ridge.size else 1.0
+    ridge = dist[(dist >= cv2.dilate(dist, np.ones((3, 3), np.uint8))) & (dist > 0)]
+    return 2.0 * _median(ridge) if ridge.size else 1.0
+
+
+def _median(values: np.ndarray) -> float:
+    """np.median without its overhead, which dominates on the few hundred values of one crop."""
+    middle = values.size // 2
+    if values.size % 2:
+        return float(np.partition(values, middle)[middle])
+    low_high = np.partition(values, (middle - 1, middle))
+    return float(low_high[middle - 1] + low_high[middle]) / 2.0
 
 
 def thicken_to_mnist(ink: np.ndarray) -> np.ndarray:
@@ -48,19 +56,20 @@ def to_mnist(ink: np.ndarray, thicken: bool = True) -> np.ndarray:
 
     An empty crop gives an all-zero image.
     """
-    ink = np.asarray(ink, dtype=np.float32)
+    ink = np.asarray(ink)
     if ink.ndim == 3:
         ink = ink.mean(axis=2)
-    peak = float(ink.max()) if ink.size else 0.0
     out = np.zeros((MNIST_SIZE, MNIST_SIZE), np.float32)
+    peak = float(ink.max()) if ink.size else 0.0
     if peak <= _MIN_INK:
         return out
-    ink = ink / peak
-    rows = np.flatnonzero(ink.max(axis=1) > 0.1)
-    cols = np.flatnonzero(ink.max(axis=0) > 0.1)
+    # tight crop on the raw values (no float copy of the whole crop): rows and columns with ink
+    # above a tenth of the peak
+    rows = np.flatnonzero(ink.max(axis=1) > 0.1 * peak)
+    cols = np.flatnonzero(ink.max(axis=0) > 0.1 * peak)
     if rows.size == 0 or cols.size == 0:
         return out
-    ink = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    ink = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].astype(np.float32) * np.float32(1.0 / peak)
     if max(ink.shape) > 4 * MNIST_BOX:  # big crops: the same result from a quarter of the pixels
         shrink = 4 * MNIST_BOX / max(ink.shape)
         ink = cv2.resize(ink, (max(1, round(ink.shape[1] * shrink)), max(1, round(ink.shape[0] * shrink))),

@@ -18,6 +18,9 @@ MIN_DIGIT_SIDE = 0.018   # smallest digit height, as a share of the working imag
 # Binarised noise breaks into ~50,000 blobs per megapixel; real pages, cheques and scenes give at
 # most a few thousand. Past this the frame is unreadable, not a page of tiny digits.
 NOISE_COMPONENTS_PER_MP = 5000
+LINE_LEVEL = 0.75           # lines are looked for in ink above this share of the faint level
+LINE_INK_CONTRAST = 2.0     # on a line, ink this many times darker than the line is writing
+TILTED_LINE_STRETCH = 70    # px: a line tilted by 4 degrees drifts 5 px (the band) over this
 
 
 @dataclass(frozen=True)
@@ -120,10 +123,10 @@ def is_dark_background(gray: np.ndarray) -> bool:
     return (high - median) > 1.5 * (median - low) and high - low > 20
 
 
-def grey_levels(gray: np.ndarray, shares: tuple[float, ...]) -> list[int]:
-    """Grey levels below which the given shares of the pixels lie (uint8 percentiles from a
-    histogram: 7x faster than np.percentile on a frame)."""
-    counts = cv2.calcHist([np.ascontiguousarray(gray)], [0], None, [256], [0, 256]).ravel()
+def grey_levels(gray: np.ndarray, shares: tuple[float, ...], where: np.ndarray | None = None) -> list[int]:
+    """Grey levels below which the given shares of the pixels (under the ``where`` mask) lie:
+    uint8 percentiles from a histogram, 7x faster than np.percentile on a frame."""
+    counts = cv2.calcHist([np.ascontiguousarray(gray)], [0], where, [256], [0, 256]).ravel()
     cumulative = np.cumsum(counts)
     return [int(np.searchsorted(cumulative, share * cumulative[-1])) for share in shares]
 
@@ -213,10 +216,9 @@ def _otsu(values: np.ndarray) -> float:
     return float(threshold)
 
 
-def binarize(ink: np.ndarray, grow_steps: int = 8) -> np.ndarray:
-    """Global Otsu on the illumination-free ink map, never below a minimum contrast, with
-    hysteresis: strokes grow from the sure pixels into fainter ones next to them, so a pen that
-    skipped does not break a 0 into two halves (the fainter level alone would catch noise)."""
+def ink_levels(ink: np.ndarray) -> tuple[float, float]:
+    """(sure, faint) ink levels: global Otsu on the illumination-free ink map, never below a
+    minimum contrast; the faint level is where strokes may grow into and lines are looked for."""
     floor = MIN_INK_CONTRAST * 255
     threshold = max(_otsu(ink), floor)
     faint = max(0.5 * threshold, 0.7 * floor)
@@ -227,7 +229,15 @@ def binarize(ink: np.ndarray, grow_steps: int = 8) -> np.ndarray:
         faint = threshold
         threshold = max(_otsu(ink[sure > 0]), threshold)
         faint = (faint + threshold) / 2
-        sure = _above(ink, threshold)
+    return threshold, faint
+
+
+def binarize(ink: np.ndarray, grow_steps: int = 8, levels: tuple[float, float] | None = None) -> np.ndarray:
+    """Ink above the sure level, with hysteresis: strokes grow from the sure pixels into fainter
+    ones next to them, so a pen that skipped does not break a 0 into two halves (the fainter level
+    alone would catch noise)."""
+    threshold, faint = levels or ink_levels(ink)
+    sure = _above(ink, threshold)
     if grow_steps <= 0 or not cv2.countNonZero(sure):
         return sure
     # Grow only from pieces already the size of a stroke: specks (the darker crossings of a faint
@@ -249,26 +259,42 @@ def _above(ink: np.ndarray, level: float) -> np.ndarray:
     return cv2.threshold(ink, level, 255, cv2.THRESH_BINARY)[1]
 
 
-def remove_lines(mask: np.ndarray, min_length: int, min_length_vertical: int | None = None
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def remove_lines(mask: np.ndarray, min_length: int, min_length_vertical: int | None = None,
+                 source: np.ndarray | None = None, ink: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Erase ruled lines, grid lines and frame borders: straight runs longer than any digit stroke.
 
-    The mask is first thickened across the line direction so that slightly tilted lines still
-    form long runs; strokes that a line crossed are then bridged again across the gap. Returns the
-    cleaned mask and the erased line pixels.
+    Lines are looked for in ``source`` (default: the mask itself), best the faint-level mask: a
+    faint grid is continuous there, while in the mask it is broken into stroke-sized pieces that
+    would read as "1"s. The source is first thickened across the line direction so that slightly
+    tilted lines still form long runs; strokes that a line crossed are then bridged again across
+    the gap. Given the ``ink`` map, pixels on a line that are far darker than the line itself
+    (a digit's stroke crossing a faint grid) are kept. Returns the cleaned mask and the erased
+    line pixels.
     """
+    source = mask if source is None else source
     cleaned = mask.copy()
     removed = np.zeros_like(mask)
     for horizontal in (True, False):
         length = min_length if horizontal else (min_length_vertical or min_length)
-        across = (1, 5) if horizontal else (5, 1)  # wide enough for lines tilted by a few degrees
-        along = (length, 1) if horizontal else (1, length)
-        thick = cv2.dilate(mask, np.ones(across[::-1], np.uint8))
-        lines = cv2.morphologyEx(thick, cv2.MORPH_OPEN, np.ones(along[::-1], np.uint8))
-        if not lines.any():
+        # Straight runs are looked for over a shorter stretch, within which a line tilted by a few
+        # degrees (a page photographed at an angle) stays inside the thickened band; the pieces
+        # must then join into something at least `length` long.
+        stretch = min(length, TILTED_LINE_STRETCH)
+        if not _may_have_lines(source, stretch, horizontal):
             continue
-        lines = _thin_only(lines, mask, horizontal)
+        across = (1, 5) if horizontal else (5, 1)
+        along = (stretch, 1) if horizontal else (1, stretch)
+        thick = cv2.dilate(source, np.ones(across[::-1], np.uint8))
+        lines = cv2.morphologyEx(thick, cv2.MORPH_OPEN, np.ones(along[::-1], np.uint8))
+        if not cv2.countNonZero(lines):
+            continue
+        lines = _thin_only(lines, source, horizontal, length)
+        if ink is not None and cv2.countNonZero(lines):
+            line_ink = grey_levels(ink, (0.5,), lines & source)[0]
+            lines &= _above(ink, LINE_INK_CONTRAST * max(line_ink, 8)) ^ 255  # not far darker
         lines = cv2.dilate(lines, np.ones((3, 3), np.uint8)) & mask
+        if not cv2.countNonZero(lines):
+            continue
         cleaned[lines > 0] = 0
         removed |= lines
         bridge = (1, 11) if horizontal else (11, 1)  # kernel (w, h) across the erased band
@@ -277,8 +303,23 @@ def remove_lines(mask: np.ndarray, min_length: int, min_length_vertical: int | N
     return cleaned, removed
 
 
-def _thin_only(lines: np.ndarray, mask: np.ndarray, horizontal: bool) -> np.ndarray:
-    """Keep line candidates that are thin for their length: a ruled or grid line is a few pixels
+def _may_have_lines(source: np.ndarray, length: int, horizontal: bool, factor: int = 4) -> bool:
+    """The same search on a 4x smaller copy where a block holding any ink counts as ink: it finds
+    every line the full search would (and perhaps more), at a sixteenth of the cost, so a page
+    without lines pays almost nothing."""
+    h, w = source.shape
+    if min(h, w) < 8 * factor or length < 4 * factor:
+        return True
+    small = cv2.resize(source, (w // factor, h // factor), interpolation=cv2.INTER_AREA)
+    small = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY)[1]
+    along = max(2, length // factor - 2)
+    kernel = np.ones((1, along) if horizontal else (along, 1), np.uint8)
+    across = np.ones((3, 1) if horizontal else (1, 3), np.uint8)
+    return bool(cv2.countNonZero(cv2.morphologyEx(cv2.dilate(small, across), cv2.MORPH_OPEN, kernel)))
+
+
+def _thin_only(lines: np.ndarray, mask: np.ndarray, horizontal: bool, min_length: int = 0) -> np.ndarray:
+    """Keep line candidates at least ``min_length`` long that are thin for their length: a ruled or grid line is a few pixels
     thick over hundreds, while the stroke of a big "1" or a 7's bar is thick for its length.
     Thickness is measured on the mask around the candidate, since the opening shaves strokes."""
     contours = outer_contours(lines)
@@ -289,7 +330,7 @@ def _thin_only(lines: np.ndarray, mask: np.ndarray, horizontal: bool) -> np.ndar
         else:
             length, window = h, mask[y:y + h, max(0, x - 6):x + w + 6]
         thickness = np.count_nonzero(window) / max(length, 1)
-        if thickness <= max(5.0, 0.035 * length):
+        if length >= min_length and thickness <= max(5.0, 0.035 * length):
             keep.append(contour)
     return filled(keep, lines.shape) & lines
 
@@ -318,9 +359,14 @@ def _components(mask: np.ndarray, min_side: int):
     contours = outer_contours(mask)
     if len(contours) > NOISE_COMPONENTS_PER_MP * mask.size / 1e6:
         return None, None, None
-    _, labels = cv2.connectedComponents(mask, connectivity=8, ltype=cv2.CV_32S)
     boxes = bounding_boxes(contours)
     tall_enough = np.flatnonzero(boxes.max(axis=1, initial=0) >= min_side // 2) if len(boxes) else []
+    if len(tall_enough) > 200:  # many pieces: OpenCV's statistics pass beats a Python loop
+        _, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8, ltype=cv2.CV_32S)
+        stats, ids = stats[1:], np.arange(1, len(stats), dtype=np.int32)
+        big_enough = (stats[:, cv2.CC_STAT_AREA] >= max(6, min_side)) & (stats[:, 2:4].max(axis=1) >= min_side // 2)
+        return labels, ids[big_enough], stats[big_enough].astype(np.int64)
+    _, labels = cv2.connectedComponents(mask, connectivity=8, ltype=cv2.CV_32S)
     ids, stats = [], []
     for index in tall_enough:
         x, y, w, h = (int(v) for v in boxes[index])
@@ -336,7 +382,8 @@ def _components(mask: np.ndarray, min_side: int):
 def segment(image: np.ndarray, max_candidates: int = MAX_CANDIDATES) -> Segmentation:
     gray, scale = working_gray(image)
     ink, inverted = ink_map(gray, uniform_paper=scale > 2)
-    mask = binarize(ink)
+    levels = ink_levels(ink)
+    mask = binarize(ink, levels=levels)
     h, w = mask.shape
     min_side = max(6, int(MIN_DIGIT_SIDE * min(h, w)))
     empty = Segmentation(ink, mask, np.zeros(mask.shape, np.int32), scale, inverted=inverted)
@@ -354,9 +401,8 @@ def segment(image: np.ndarray, max_candidates: int = MAX_CANDIDATES) -> Segmenta
         long_h, long_v = int(max(2.5 * digit_height, 3 * min_side)), int(max(4 * digit_height, 4 * min_side))
     else:
         long_h = long_v = max(4 * min_side, min(h, w) // 4)
-    removed = np.zeros_like(mask)
-    if stats.size and ((stats[:, 2] >= long_h).any() or (stats[:, 3] >= long_v).any()):
-        mask, removed = remove_lines(mask, long_h, long_v)  # only when something is that long
+    mask, removed = remove_lines(mask, long_h, long_v, source=_above(ink, LINE_LEVEL * levels[1]), ink=ink)
+    if cv2.countNonZero(removed):
         labels, ids, stats = _components(mask, min_side)
         if labels is None:
             return empty
@@ -368,7 +414,7 @@ def segment(image: np.ndarray, max_candidates: int = MAX_CANDIDATES) -> Segmenta
     boxes = [Box(*map(int, s[:4])) for s in stats]
     remnant = _line_remnant_share(labels, removed, ids, stats)
     keep = [i for i, b in enumerate(boxes)
-            if remnant[i] < 0.5 and _plausible_part(b, stats[i, 4], digit_height, h, w)]
+            if not _line_remnant(b, remnant[i], digit_height) and _plausible_part(b, stats[i, 4], digit_height, h, w)]
     if len(keep) > 4 * max_candidates:  # noise: don't spend time merging thousands of specks
         keep = sorted(keep, key=lambda i: -stats[i, 4])[:4 * max_candidates]
     regions = [Region(boxes[i], (int(ids[i]),)) for i in keep]
@@ -391,6 +437,15 @@ def _line_remnant_share(labels: np.ndarray, removed: np.ndarray, ids: np.ndarray
         own = labels[y:y + h, x:x + w] == label
         share[i] = np.count_nonzero(own & near[y:y + h, x:x + w]) / max(area, 1)
     return share
+
+
+def _line_remnant(box: Box, near_share: float, digit_height: float) -> bool:
+    """A leftover of an erased line: lying mostly along it and small or sliver-shaped. A small
+    digit written on squared paper may have most of its pixels near erased grid lines, but is
+    neither."""
+    longer, shorter = max(box.w, box.h), max(1, min(box.w, box.h))
+    sliver = longer > 6 * shorter or longer < 0.5 * digit_height
+    return near_share >= 0.5 and sliver
 
 
 def _plausible_part(box: Box, area: int, digit_height: float, h: int, w: int) -> bool:
