@@ -290,16 +290,18 @@ def remove_lines(mask: np.ndarray, min_length: int, min_length_vertical: int | N
             continue
         lines = _thin_only(lines, source, horizontal, length)
         if ink is not None and cv2.countNonZero(lines):
-            line_ink = grey_levels(ink, (0.5,), lines & source)[0]
-            lines &= _above(ink, LINE_INK_CONTRAST * max(line_ink, 8)) ^ 255  # not far darker
-        lines = cv2.dilate(lines, np.ones((3, 3), np.uint8)) & mask
+            # the line's own darkness, from every other pixel of it (plenty, at a quarter the cost)
+            line_ink = grey_levels(ink[::2, ::2], (0.5,), cv2.bitwise_and(lines, source)[::2, ::2])[0]
+            far_darker = _above(ink, LINE_INK_CONTRAST * max(line_ink, 8))
+            lines = cv2.subtract(lines, far_darker)
+        lines = cv2.bitwise_and(cv2.dilate(lines, np.ones((3, 3), np.uint8)), mask)
         if not cv2.countNonZero(lines):
             continue
-        cleaned[lines > 0] = 0
-        removed |= lines
+        cleaned = cv2.subtract(cleaned, lines)
+        removed = cv2.bitwise_or(removed, lines)
         bridge = (1, 11) if horizontal else (11, 1)  # kernel (w, h) across the erased band
         bridged = cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, np.ones(bridge[::-1], np.uint8))
-        cleaned = np.where(lines > 0, bridged, cleaned)
+        cv2.copyTo(bridged, lines, cleaned)  # only across the erased band
     return cleaned, removed
 
 
