@@ -18,8 +18,10 @@ MIN_DIGIT_SIDE = 0.018   # smallest digit height, as a share of the working imag
 # Binarised noise breaks into ~50,000 blobs per megapixel; real pages, cheques and scenes give at
 # most a few thousand. Past this the frame is unreadable, not a page of tiny digits.
 NOISE_COMPONENTS_PER_MP = 5000
+MANY_PIECES = 300            # past this many components, OpenCV's statistics beat contours
 LINE_LEVEL = 0.75           # lines are looked for in ink above this share of the faint level
 LINE_INK_CONTRAST = 2.0     # on a line, ink this many times darker than the line is writing
+LINE_INK_SHARE = 0.75       # the line's darkness: this percentile of its pixels (its core, not its blurred edges)
 TILTED_LINE_STRETCH = 70    # px: a line tilted by 4 degrees drifts 5 px (the band) over this
 
 
@@ -216,6 +218,19 @@ def _otsu(values: np.ndarray) -> float:
     return float(threshold)
 
 
+def _otsu_under(image: np.ndarray, mask: np.ndarray) -> float:
+    """Otsu's threshold of the uint8 pixels under ``mask``, from their histogram (no copy of them)."""
+    counts = cv2.calcHist([image], [0], mask, [256], [0, 256]).ravel().astype(np.float64)
+    levels = np.arange(256, dtype=np.float64)
+    below, below_sum = np.cumsum(counts), np.cumsum(counts * levels)
+    total, total_sum = below[-1], below_sum[-1]
+    above = total - below
+    with np.errstate(divide="ignore", invalid="ignore"):
+        between = (below_sum * total - total_sum * below) ** 2 / (below * above)
+    between[~np.isfinite(between)] = 0.0
+    return float(np.argmax(between))
+
+
 def ink_levels(ink: np.ndarray) -> tuple[float, float]:
     """(sure, faint) ink levels: global Otsu on the illumination-free ink map, never below a
     minimum contrast; the faint level is where strokes may grow into and lines are looked for."""
@@ -227,7 +242,7 @@ def ink_levels(ink: np.ndarray) -> tuple[float, float]:
         # Patterned paper (cheques) binarises as ink in large areas: split paper / pattern / ink
         # and keep only the darkest class.
         faint = threshold
-        threshold = max(_otsu(ink[sure > 0]), threshold)
+        threshold = max(_otsu_under(ink, sure), threshold)
         faint = (faint + threshold) / 2
     return threshold, faint
 
@@ -242,11 +257,19 @@ def binarize(ink: np.ndarray, grow_steps: int = 8, levels: tuple[float, float] |
         return sure
     # Grow only from pieces already the size of a stroke: specks (the darker crossings of a faint
     # grid, paper grain) would otherwise grow along faint lines into dashes and "1"s.
-    contours = outer_contours(sure)
-    boxes = bounding_boxes(contours)
     seed_side = max(6, int(MIN_DIGIT_SIDE * min(ink.shape)))
-    seeds = [c for c, (_, _, w, h) in zip(contours, boxes) if max(w, h) >= seed_side]
-    grown = filled(seeds, sure.shape) & sure
+    count, labels = _label(sure)
+    if _too_many_pieces(count, sure, factor=4):
+        return sure  # noise: nothing here is worth growing, and the frame will be rejected
+    if count > MANY_PIECES:  # OpenCV's statistics pass beats one contour per piece
+        _, labels, stats, _ = cv2.connectedComponentsWithStats(sure, connectivity=8, ltype=cv2.CV_32S)
+        is_seed = stats[:, cv2.CC_STAT_WIDTH:cv2.CC_STAT_HEIGHT + 1].max(axis=1) >= seed_side
+        is_seed[0] = False
+        grown = np.take(np.where(is_seed, 255, 0).astype(np.uint8), labels)
+    else:
+        contours = outer_contours(sure)
+        seeds = [c for c, (_, _, w, h) in zip(contours, bounding_boxes(contours)) if max(w, h) >= seed_side]
+        grown = cv2.bitwise_and(filled(seeds, sure.shape), sure)
     allowed = _above(ink, faint)
     kernel = np.ones((5, 5), np.uint8)  # 2 px a step: half the passes over the frame for the same reach
     for _ in range((grow_steps + 1) // 2):
@@ -291,7 +314,7 @@ def remove_lines(mask: np.ndarray, min_length: int, min_length_vertical: int | N
         lines = _thin_only(lines, source, horizontal, length)
         if ink is not None and cv2.countNonZero(lines):
             # the line's own darkness, from every other pixel of it (plenty, at a quarter the cost)
-            line_ink = grey_levels(ink[::2, ::2], (0.5,), cv2.bitwise_and(lines, source)[::2, ::2])[0]
+            line_ink = grey_levels(ink[::2, ::2], (LINE_INK_SHARE,), cv2.bitwise_and(lines, source)[::2, ::2])[0]
             far_darker = _above(ink, LINE_INK_CONTRAST * max(line_ink, 8))
             lines = cv2.subtract(lines, far_darker)
         lines = cv2.bitwise_and(cv2.dilate(lines, np.ones((3, 3), np.uint8)), mask)
@@ -355,20 +378,29 @@ def _typical_height(heights: np.ndarray, areas: np.ndarray) -> float:
     return float(heights[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
 
 
-def _components(mask: np.ndarray, min_side: int):
+def _label(mask: np.ndarray) -> tuple[int, np.ndarray]:
+    return cv2.connectedComponents(mask, connectivity=8, ltype=cv2.CV_32S)
+
+
+def _too_many_pieces(count: int, mask: np.ndarray, factor: float = 1.0) -> bool:
+    return count - 1 > factor * NOISE_COMPONENTS_PER_MP * mask.size / 1e6
+
+
+def _components(mask: np.ndarray, min_side: int, labelled: tuple[int, np.ndarray] | None = None):
     """(labels, ids, stats) of the components big enough to be part of a digit; stats rows are
-    x, y, w, h, area as in OpenCV; ids is None for a frame of noise."""
-    contours = outer_contours(mask)
-    if len(contours) > NOISE_COMPONENTS_PER_MP * mask.size / 1e6:
+    x, y, w, h, area as in OpenCV; all None for a frame of noise. ``labelled``: the mask's
+    (count, labels) when already known."""
+    count, labels = labelled or _label(mask)
+    if _too_many_pieces(count, mask):
         return None, None, None
-    boxes = bounding_boxes(contours)
-    tall_enough = np.flatnonzero(boxes.max(axis=1, initial=0) >= min_side // 2) if len(boxes) else []
-    if len(tall_enough) > 200:  # many pieces: OpenCV's statistics pass beats a Python loop
+    if count > MANY_PIECES:  # OpenCV's statistics pass beats one contour per piece
         _, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8, ltype=cv2.CV_32S)
         stats, ids = stats[1:], np.arange(1, len(stats), dtype=np.int32)
         big_enough = (stats[:, cv2.CC_STAT_AREA] >= max(6, min_side)) & (stats[:, 2:4].max(axis=1) >= min_side // 2)
         return labels, ids[big_enough], stats[big_enough].astype(np.int64)
-    _, labels = cv2.connectedComponents(mask, connectivity=8, ltype=cv2.CV_32S)
+    contours = outer_contours(mask)
+    boxes = bounding_boxes(contours)
+    tall_enough = np.flatnonzero(boxes.max(axis=1, initial=0) >= min_side // 2) if len(boxes) else []
     ids, stats = [], []
     for index in tall_enough:
         x, y, w, h = (int(v) for v in boxes[index])
@@ -392,9 +424,20 @@ def segment(image: np.ndarray, max_candidates: int = MAX_CANDIDATES) -> Segmenta
     if not cv2.countNonZero(mask):
         return empty
 
-    labels, ids, stats = _components(mask, min_side)
+    line_source = _above(ink, LINE_LEVEL * levels[1])
+    labelled = _label(mask)
+    if _too_many_pieces(labelled[0], mask, factor=4):
+        return empty  # noise: ten times more pieces than any page
+    labels, ids, stats = _components(mask, min_side, labelled)
+    removed = None
     if labels is None:
-        return empty
+        # Thousands of pieces, but not noise: a dark grid broken up by the threshold. Erase
+        # lines running across the picture and look again.
+        page_long = max(4 * min_side, min(h, w) // 4)
+        mask, removed = remove_lines(mask, page_long, page_long, source=line_source, ink=ink)
+        labels, ids, stats = _components(mask, min_side)
+        if labels is None:
+            return empty
     digit_height = _typical_height(*_digit_like(stats, h, w))
     # Lines are judged against the writing: a 7's bar is shorter than 2.5 digit heights, and a
     # "1" is a vertical line one digit high, so vertical lines must be longer still. Without a
@@ -403,8 +446,9 @@ def segment(image: np.ndarray, max_candidates: int = MAX_CANDIDATES) -> Segmenta
         long_h, long_v = int(max(2.5 * digit_height, 3 * min_side)), int(max(4 * digit_height, 4 * min_side))
     else:
         long_h = long_v = max(4 * min_side, min(h, w) // 4)
-    mask, removed = remove_lines(mask, long_h, long_v, source=_above(ink, LINE_LEVEL * levels[1]), ink=ink)
-    if cv2.countNonZero(removed):
+    mask, more_removed = remove_lines(mask, long_h, long_v, source=line_source, ink=ink)
+    removed = more_removed if removed is None else cv2.bitwise_or(removed, more_removed)
+    if cv2.countNonZero(more_removed):
         labels, ids, stats = _components(mask, min_side)
         if labels is None:
             return empty
