@@ -22,6 +22,7 @@ _LOG_FLOOR = 1e-6
 # Each digit read out of a blob beyond the first costs this much log-probability: without it,
 # halves of a 0 (each a confident "1") outscore the 0 itself.
 _PIECE_PENALTY = 1.0
+NARROW_PAIR = 0.55  # width / height of the narrowest pair of touching digits worth cutting
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,8 @@ class _Hypotheses:
 def _worth_cutting(seg: Segmentation, region: Region, probs: np.ndarray) -> bool:
     """Only wide blobs that do not already read as one sure digit: a lone digit is never cut."""
     height = max(region.box.h, 0.7 * seg.digit_height)
+    if probs[NOT_A_DIGIT] > 0.5 and region.box.w >= NARROW_PAIR * height:
+        return True  # not one digit, yet as wide as two narrow touching ones ("44", "11")
     if region.box.w < 0.9 * height:
         return False
     return probs[:NUM_DIGITS].max() < 0.9 or probs[NOT_A_DIGIT] > 0.2
@@ -212,7 +215,11 @@ def _cut_hypotheses(seg: Segmentation, region: Region, crops: list) -> _Hypothes
             rows = np.flatnonzero(crop.any(axis=1))
             if rows.size == 0:
                 continue
-            slices[(i, j)] = (len(crops), rows[-1] - rows[0] + 1 < 0.45 * box.h)
+            ink_height = rows[-1] - rows[0] + 1
+            # punctuation that may be skipped: a dot or comma (small both ways) or a dash (flat);
+            # not two small digits side by side
+            is_small = ink_height < 0.45 * box.h and (width < 0.45 * box.h or ink_height < 0.2 * box.h)
+            slices[(i, j)] = (len(crops), is_small)
             crops.append(crop)
     return _Hypotheses([box.x + c for c in cuts], slices)
 
@@ -242,8 +249,8 @@ def _best_cut_path(whole: np.ndarray, hyp: _Hypotheses, probabilities: np.ndarra
             columns = (hyp.cuts[i], hyp.cuts[j])
             options.append((best[i][0] + log(probs[:NUM_DIGITS].max()) - _PIECE_PENALTY,
                             best[i][1] + [(columns, probs)]))
-            if is_small:  # punctuation: contributes its "not a digit" evidence and no digit
-                options.append((best[i][0] + log(probs[NOT_A_DIGIT]), best[i][1]))
+            if is_small:  # punctuation: its "not a digit" evidence, no digit, a piece all the same
+                options.append((best[i][0] + log(probs[NOT_A_DIGIT]) - _PIECE_PENALTY, best[i][1]))
         if options:
             best[j] = max(options, key=lambda option: option[0])
     if end not in best or not best[end][1]:
