@@ -575,12 +575,29 @@ def drop_small_in_line(regions: list[Region], digit_height: float = 0.0, share: 
         if max(r.box.h for r in line) < 0.4 * digit_height:
             continue
         if len(line) < 2:
-            kept.extend(line)
+            kept.extend(r for r in line if not _stray_sliver(r, line, digit_height))
             continue
         tallest = sorted((r.box.h for r in line), reverse=True)
         typical = _median(tallest[:max(2, len(line) // 2 + 1)])  # the taller half: the digits
-        kept.extend(r for r in line if r.box.h >= share * typical)
+        line = [r for r in line if r.box.h >= share * typical]
+        kept.extend(r for r in line if not _stray_sliver(r, line, digit_height or typical))
     return kept
+
+
+def _stray_sliver(region: Region, line: list[Region], digit_height: float) -> bool:
+    """A short thin stroke that is a hairline or stands apart from the digits of its line (or
+    alone in a line of its own): a scrap of a page's edge or a shadow, not a "1". A real 1 is as
+    tall as its neighbours, or written close to them with a pen's width."""
+    box = region.box
+    if box.w >= 0.3 * box.h or box.h >= 0.75 * digit_height:
+        return False
+    if box.w <= 0.12 * digit_height:
+        return True  # a hairline beside the writing (a scrap of shadow or edge), thinner than any pen
+    others = [r.box for r in line if r is not region]
+    if not others:
+        return box.h < 0.6 * digit_height
+    gap = min(max(o.x - box.x2, box.x - o.x2) for o in others)
+    return gap > 1.5 * digit_height
 
 
 def order_lines(regions: list[Region]) -> list[Region]:
