@@ -3,7 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
-from livedigits.segment import Box, Region, merge_fragments, order_lines, segment, to_gray
+from livedigits.segment import Box, Region, drop_small_in_line, merge_fragments, order_lines, remove_lines, segment, to_gray
 
 PAPER, INK = 225, 40
 
@@ -105,3 +105,46 @@ def test_to_gray_accepts_every_layout_and_depth():
     assert to_gray(np.ones((10, 10), np.float32)).max() == 255
     with pytest.raises(ValueError):
         to_gray(np.zeros((0, 5), np.uint8))
+
+
+def faint_tilted_grid(h=480, w=640, level=192, step=22, tilt=0.05):
+    """Squared paper photographed at an angle: grid lines barely darker than the paper, tilted ~3 degrees."""
+    image = page(h, w)
+    for v in range(-40, w + 40, step):
+        cv2.line(image, (v, 0), (int(v + tilt * h), h - 1), level, 2, cv2.LINE_AA)
+    for y in range(-40, h + 40, step):
+        cv2.line(image, (0, y), (w - 1, int(y - tilt * w)), level, 2, cv2.LINE_AA)
+    return image
+
+
+def test_faint_tilted_grid_with_nothing_written_gives_nothing():
+    found, _ = boxes(faint_tilted_grid())
+    assert len(found) <= 1
+
+
+def test_digits_on_a_faint_tilted_grid_survive_line_removal():
+    image = put_text(faint_tilted_grid(), "7 4 5 2", (150, 260), scale=2.0, thickness=4)
+    found, _ = boxes(image)
+    assert len(found) == 4
+
+
+def test_ink_far_darker_than_a_line_is_kept_where_it_crosses_it():
+    mask = np.zeros((100, 300), np.uint8)
+    ink = np.zeros((100, 300), np.uint8)
+    ink[50:52, :] = 40    # a faint ruled line
+    ink[30:70, 100:104] = 200  # a dark stroke crossing it
+    mask[ink > 30] = 255
+    cleaned, removed = remove_lines(mask, 150, 150, source=mask, ink=ink)
+    assert cleaned[50:52, 100:104].all()  # the stroke is whole
+    assert not cleaned[50:52, 150:250].any() and removed[50:52, 150:250].all()
+
+
+def test_stray_slivers_go_but_ones_beside_digits_stay():
+    dh = 40
+    digits = [Region(Box(x, 100, 24, 40), (i,)) for i, x in enumerate((100, 130, 160))]
+    one = Region(Box(190, 102, 6, 38), (3,))            # a thin "1" in the line: stays
+    hairline = Region(Box(220, 110, 2, 22), (4,))       # thinner than any pen, short: goes
+    apart = Region(Box(400, 105, 6, 24), (5,))          # short, far from the line: goes
+    alone = Region(Box(100, 300, 5, 20), (6,))          # a short scrap in a line of its own: goes
+    kept = drop_small_in_line(order_lines(digits + [one, hairline, apart, alone]), dh)
+    assert sorted(r.labels[0] for r in kept) == [0, 1, 2, 3]
