@@ -282,7 +282,45 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, {platform.system()}"
 
 
-SECTIONS = {"frames": section_frames, "throughput": section_throughput, "cold": section_cold,
+def section_empty(args, mnist, report):
+    """Issue #3: an empty frame (blank page, lined page, noise) costs no more than ten digits."""
+    recognizer = Recognizer(num_threads=args.threads)
+    report.append("## Empty frames against ten-digit frames of the same paper (end to end, ms)\n")
+    report.append("| frame | paper | empty: median (max) | digits found on empty | ten digits: median (max) |")
+    report.append("|---|---|---|---|---|")
+
+    def timed(frames):
+        times, found = [], 0
+        for frame in frames:
+            recognizer.recognize(frame)  # warm-up
+            runs = []
+            for _ in range(5):
+                started = time.perf_counter()
+                reading = recognizer.recognize(frame)
+                runs.append(time.perf_counter() - started)
+            times.append(statistics.median(runs) * 1000)
+            found += len(reading.digits)
+        return statistics.median(times), max(times), found
+
+    for width, height in ((640, 480), (1280, 720)):
+        for paper in ("plain", "ruled", "squared", "noise"):
+            if paper == "noise":
+                rng = np.random.default_rng(0)
+                empty = [rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(6)]
+                ten = scenario_frames(mnist, (width, height), 10, 12)
+            else:
+                empty = [blank_scene(seed, width, height, paper=paper) for seed in range(12)]
+                ten = [make_scene(mnist.x_test, mnist.y_test, seed, width, height, paper=paper, lines=2,
+                                  digits_per_line=5).image for seed in range(12)]
+            e_med, e_max, found = timed(empty)
+            t_med, t_max, _ = timed(ten)
+            report.append(f"| {width}x{height} | {paper if paper != 'noise' else 'pure noise (vs. mixed papers)'} | "
+                          f"{e_med:.2f} ({e_max:.2f}) | {found} in {len(empty)} | {t_med:.2f} ({t_max:.2f}) |")
+            print(report[-1], flush=True)
+    report.append("")
+
+
+SECTIONS = {"frames": section_frames, "empty": section_empty, "throughput": section_throughput, "cold": section_cold,
             "memory": section_memory, "folder": section_folder, "live": section_live}
 
 

@@ -297,13 +297,14 @@ def remove_lines(mask: np.ndarray, min_length: int, min_length_vertical: int | N
     source = mask if source is None else source
     cleaned = mask.copy()
     removed = np.zeros_like(mask)
+    coarse = _coarse(source)
     for horizontal in (True, False):
         length = min_length if horizontal else (min_length_vertical or min_length)
         # Straight runs are looked for over a shorter stretch, within which a line tilted by a few
         # degrees (a page photographed at an angle) stays inside the thickened band; the pieces
         # must then join into something at least `length` long.
         stretch = min(length, TILTED_LINE_STRETCH)
-        if not _may_have_lines(source, stretch, horizontal):
+        if not _may_have_lines(coarse, stretch, horizontal):
             continue
         across = (1, 5) if horizontal else (5, 1)
         along = (stretch, 1) if horizontal else (1, stretch)
@@ -328,19 +329,24 @@ def remove_lines(mask: np.ndarray, min_length: int, min_length_vertical: int | N
     return cleaned, removed
 
 
-def _may_have_lines(source: np.ndarray, length: int, horizontal: bool, factor: int = 4) -> bool:
-    """The same search on a 4x smaller copy where a block holding any ink counts as ink: it finds
-    every line the full search would (and perhaps more), at a sixteenth of the cost, so a page
-    without lines pays almost nothing."""
+def _coarse(source: np.ndarray, factor: int = 4) -> np.ndarray | None:
+    """A 4x smaller copy of a mask where a block holding any ink counts as ink (None if tiny)."""
     h, w = source.shape
-    if min(h, w) < 8 * factor or length < 4 * factor:
-        return True
+    if min(h, w) < 8 * factor:
+        return None
     small = cv2.resize(source, (w // factor, h // factor), interpolation=cv2.INTER_AREA)
-    small = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY)[1]
+    return cv2.threshold(small, 0, 255, cv2.THRESH_BINARY)[1]
+
+
+def _may_have_lines(coarse: np.ndarray | None, length: int, horizontal: bool, factor: int = 4) -> bool:
+    """The line search on the coarse copy: it finds every line the full search would (and
+    perhaps more), at a sixteenth of the cost, so a page without lines pays almost nothing."""
+    if coarse is None or length < 4 * factor:
+        return True
     along = max(2, length // factor - 2)
     kernel = np.ones((1, along) if horizontal else (along, 1), np.uint8)
     across = np.ones((3, 1) if horizontal else (1, 3), np.uint8)
-    return bool(cv2.countNonZero(cv2.morphologyEx(cv2.dilate(small, across), cv2.MORPH_OPEN, kernel)))
+    return bool(cv2.countNonZero(cv2.morphologyEx(cv2.dilate(coarse, across), cv2.MORPH_OPEN, kernel)))
 
 
 def _thin_only(lines: np.ndarray, mask: np.ndarray, horizontal: bool, min_length: int = 0) -> np.ndarray:
