@@ -247,10 +247,11 @@ def ink_levels(ink: np.ndarray) -> tuple[float, float]:
     return threshold, faint
 
 
-def binarize(ink: np.ndarray, grow_steps: int = 8, levels: tuple[float, float] | None = None) -> np.ndarray:
+def binarize(ink: np.ndarray, grow_steps: int = 8, levels: tuple[float, float] | None = None,
+             sure_labelled: tuple[int, np.ndarray] | None = None) -> np.ndarray:
     """Ink above the sure level, with hysteresis: strokes grow from the sure pixels into fainter
     ones next to them, so a pen that skipped does not break a 0 into two halves (the fainter level
-    alone would catch noise)."""
+    alone would catch noise). ``sure_labelled``: the sure mask's (count, labels), when known."""
     threshold, faint = levels or ink_levels(ink)
     sure = _above(ink, threshold)
     if grow_steps <= 0 or not cv2.countNonZero(sure):
@@ -258,7 +259,7 @@ def binarize(ink: np.ndarray, grow_steps: int = 8, levels: tuple[float, float] |
     # Grow only from pieces already the size of a stroke: specks (the darker crossings of a faint
     # grid, paper grain) would otherwise grow along faint lines into dashes and "1"s.
     seed_side = max(6, int(MIN_DIGIT_SIDE * min(ink.shape)))
-    count, labels = _label(sure)
+    count, labels = sure_labelled or _label(sure)
     if _too_many_pieces(count, sure, factor=4):
         return sure  # noise: nothing here is worth growing, and the frame will be rejected
     if count > MANY_PIECES:  # OpenCV's statistics pass beats one contour per piece
@@ -425,7 +426,11 @@ def segment(image: np.ndarray, max_candidates: int = MAX_CANDIDATES) -> Segmenta
     gray, scale = working_gray(image)
     ink, inverted = ink_map(gray, uniform_paper=scale > 2)
     levels = ink_levels(ink)
-    mask = binarize(ink, levels=levels)
+    sure = _above(ink, levels[0])
+    sure_labelled = _label(sure)
+    if _too_many_pieces(sure_labelled[0], sure, factor=4):  # noise: ten times more pieces than any page
+        return Segmentation(ink, sure, np.zeros(sure.shape, np.int32), scale, inverted=inverted)
+    mask = binarize(ink, levels=levels, sure_labelled=sure_labelled)
     h, w = mask.shape
     min_side = max(6, int(MIN_DIGIT_SIDE * min(h, w)))
     empty = Segmentation(ink, mask, np.zeros(mask.shape, np.int32), scale, inverted=inverted)
