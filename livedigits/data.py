@@ -114,8 +114,14 @@ def load_mnist(path: str | os.PathLike | None = None) -> Mnist:
         return _load_idx_folder(location)
     if location.is_file():
         return _load_npz(location)
-    origin = "--data" if path not in (None, "") else ENV_VAR
+    origin = "the path option" if path not in (None, "") else ENV_VAR
     raise DataError(f"MNIST path {location} (from {origin}) does not exist; give a folder with the four IDX .gz files or an mnist.npz")
+
+
+def add_mnist_option(parser, flag: str = "--mnist") -> None:
+    """The command-line path option of every script that reads MNIST (pass its value to load_mnist)."""
+    parser.add_argument(flag, metavar="PATH", type=_existing_path,
+                        help=f"MNIST folder (the four IDX .gz files) or mnist.npz; default ${ENV_VAR}, else the Keras download")
 
 
 def _load_keras_download() -> Mnist:
@@ -128,3 +134,10 @@ def _load_keras_download() -> Mnist:
     checksums = {cache.name: _sha256(cache)} if cache.is_file() else {}
     return _checked(dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test),
                     "keras.datasets.mnist", checksums)
+
+
+def _existing_path(value: str) -> str:
+    if not Path(value).expanduser().exists():
+        import argparse
+        raise argparse.ArgumentTypeError(f"MNIST path {value} does not exist")
+    return value

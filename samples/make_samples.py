@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Build the files in samples/ from MNIST test digits with livedigits.synth, deterministically.
 
-    LIVEDIGITS_MNIST=path/to/mnist python samples/make_samples.py
+    python samples/make_samples.py --mnist path/to/mnist     # or LIVEDIGITS_MNIST=path/to/mnist
 
 Writes four pictures, one short video, ground_truth.json and labels.csv next to this script.
 The seeds below are fixed; the same MNIST copy and OpenCV build give the same files.
 """
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import struct
@@ -19,7 +20,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from livedigits.data import load_mnist  # noqa: E402
+from livedigits.data import add_mnist_option, load_mnist  # noqa: E402
 from livedigits.synth import make_scene  # noqa: E402
 
 DIFFICULTY = 0.35
@@ -104,7 +105,9 @@ def make_video(mnist, truth: dict, labels: list) -> None:
 
 
 def main() -> int:
-    mnist = load_mnist()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_mnist_option(parser)
+    mnist = load_mnist(parser.parse_args().mnist)
     pictures, videos, labels = {}, {}, []
     make_pictures(mnist, pictures, labels)
     make_video(mnist, videos, [])
