@@ -33,28 +33,20 @@ def main(argv=None) -> int:
                         help="no training: export OUT/digits.keras to TFLite again and update the model card")
     args = parser.parse_args(argv)
     if args.export_only:
-        try:
-            card = reexport(args.out, args.data, args.seed)
-        except (DataError, FileNotFoundError) as err:
-            print(f"train.py: error: {err}", file=sys.stderr)
-            return 2
-        test = card["test"]
-        print(f"re-exported: tflite {100 * test['tflite_accuracy']:.2f} % on the MNIST test set, "
-              f"agreement with keras {100 * test['tflite_keras_agreement']:.2f} %; wrote {args.out}/")
-        return 0
-    config = TrainConfig(out_dir=args.out, data=args.data, arch=args.arch, epochs=args.epochs,
-                         batch_size=args.batch_size, learning_rate=args.lr, patience=args.patience,
-                         seed=args.seed, quick=args.quick, baseline=not args.no_baseline)
+        step, summary = (lambda: reexport(args.out, args.data, args.seed)), "re-exported: tflite {tflite} % on the MNIST test set"
+    else:
+        config = TrainConfig(out_dir=args.out, data=args.data, arch=args.arch, epochs=args.epochs,
+                             batch_size=args.batch_size, learning_rate=args.lr, patience=args.patience,
+                             seed=args.seed, quick=args.quick, baseline=not args.no_baseline)
+        step, summary = (lambda: train(config)), "test accuracy: keras {keras} %, tflite {tflite} %"
     try:
-        card = train(config)
-    except DataError as err:
+        test = step()["test"]
+    except (DataError, FileNotFoundError) as err:
         print(f"train.py: error: {err}", file=sys.stderr)
         return 2
-    test = card["test"]
-    print(f"test accuracy: keras {100 * test['keras_accuracy']:.2f} %, tflite {100 * test['tflite_accuracy']:.2f} %, "
-          f"agreement {100 * test['tflite_keras_agreement']:.2f} %; wrote {args.out}/")
+    print(summary.format(keras=f"{100 * test['keras_accuracy']:.2f}", tflite=f"{100 * test['tflite_accuracy']:.2f}")
+          + f", agreement with keras {100 * test['tflite_keras_agreement']:.2f} %; wrote {args.out}/")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

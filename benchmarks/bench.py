@@ -289,18 +289,10 @@ def section_empty(args, mnist, report):
     report.append("| frame | paper | empty: median (max) | digits found on empty | ten digits: median (max) |")
     report.append("|---|---|---|---|---|")
 
-    def timed(frames):
-        times, found = [], 0
-        for frame in frames:
-            recognizer.recognize(frame)  # warm-up
-            runs = []
-            for _ in range(5):
-                started = time.perf_counter()
-                reading = recognizer.recognize(frame)
-                runs.append(time.perf_counter() - started)
-            times.append(statistics.median(runs) * 1000)
-            found += len(reading.digits)
-        return statistics.median(times), max(times), found
+    def timed(frames, repeats=5):
+        rows = time_frames(recognizer, frames, repeats)  # per frame: warm-up, then `repeats` passes
+        totals = [1000 * r["total"] for r in rows]
+        return statistics.median(totals), max(totals), sum(r["digits"] for r in rows) // repeats
 
     for width, height in ((640, 480), (1280, 720)):
         for paper in ("plain", "ruled", "squared", "noise"):
