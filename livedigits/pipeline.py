@@ -22,7 +22,6 @@ _LOG_FLOOR = 1e-6
 # Each digit read out of a blob beyond the first costs this much log-probability: without it,
 # halves of a 0 (each a confident "1") outscore the 0 itself.
 _PIECE_PENALTY = 1.0
-_SKIP_PENALTY = _PIECE_PENALTY  # skipping punctuation is a piece like reading a digit
 NARROW_PAIR = 0.75  # width / height of the narrowest pair of touching digits worth cutting
 
 
@@ -251,7 +250,7 @@ def _best_cut_path(whole: np.ndarray, hyp: _Hypotheses, probabilities: np.ndarra
             options.append((best[i][0] + log(probs[:NUM_DIGITS].max()) - _PIECE_PENALTY,
                             best[i][1] + [(columns, probs)]))
             if is_small:  # punctuation: its "not a digit" evidence, no digit, a piece all the same
-                options.append((best[i][0] + log(probs[NOT_A_DIGIT]) - _SKIP_PENALTY, best[i][1]))
+                options.append((best[i][0] + log(probs[NOT_A_DIGIT]) - _PIECE_PENALTY, best[i][1]))
         if options:
             best[j] = max(options, key=lambda option: option[0])
     if end not in best or not best[end][1]:

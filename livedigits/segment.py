@@ -213,14 +213,10 @@ def filled(contours: list[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
     return out
 
 
-def _otsu(values: np.ndarray) -> float:
-    threshold, _ = cv2.threshold(values.reshape(-1, 1), 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
-    return float(threshold)
-
-
-def _otsu_under(image: np.ndarray, mask: np.ndarray) -> float:
-    """Otsu's threshold of the uint8 pixels under ``mask``, from their histogram (no copy of them)."""
-    counts = cv2.calcHist([image], [0], mask, [256], [0, 256]).ravel().astype(np.float64)
+def _otsu(image: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Otsu's threshold of a uint8 image (of its pixels under ``mask``), from the histogram: the
+    same level as OpenCV's THRESH_OTSU, without copying the masked pixels out."""
+    counts = cv2.calcHist([np.ascontiguousarray(image)], [0], mask, [256], [0, 256]).ravel().astype(np.float64)
     levels = np.arange(256, dtype=np.float64)
     below, below_sum = np.cumsum(counts), np.cumsum(counts * levels)
     total, total_sum = below[-1], below_sum[-1]
@@ -242,7 +238,7 @@ def ink_levels(ink: np.ndarray) -> tuple[float, float]:
         # Patterned paper (cheques) binarises as ink in large areas: split paper / pattern / ink
         # and keep only the darkest class.
         faint = threshold
-        threshold = max(_otsu_under(ink, sure), threshold)
+        threshold = max(_otsu(ink, sure), threshold)
         faint = (faint + threshold) / 2
     return threshold, faint
 
@@ -366,7 +362,7 @@ def _thin_only(lines: np.ndarray, mask: np.ndarray, horizontal: bool, min_length
         thickness = np.count_nonzero(window) / max(length, 1)
         if length >= min_length and thickness <= max(5.0, 0.035 * length):
             keep.append(contour)
-    return filled(keep, lines.shape) & lines
+    return cv2.bitwise_and(filled(keep, lines.shape), lines)
 
 
 def _digit_like(stats: np.ndarray, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
