@@ -23,6 +23,7 @@ LINE_LEVEL = 0.75           # lines are looked for in ink above this share of th
 LINE_INK_CONTRAST = 2.0     # on a line, ink this many times darker than the line is writing
 LINE_INK_SHARE = 0.75       # the line's darkness: this percentile of its pixels (its core, not its blurred edges)
 TILTED_LINE_STRETCH = 70    # px: a line tilted by 4 degrees drifts 5 px (the band) over this
+HALF_SIZE_LINE_SEARCH = 600  # px (shorter side): from here lines are looked for at half resolution
 
 
 @dataclass(frozen=True)
@@ -294,25 +295,35 @@ def remove_lines(mask: np.ndarray, min_length: int, min_length_vertical: int | N
     source = mask if source is None else source
     cleaned = mask.copy()
     removed = np.zeros_like(mask)
-    coarse = _coarse(source)
+    # On a big frame lines are found at half resolution (a block with any ink is ink: a 1-px line
+    # survives), a quarter of the pixels for every pass; they are erased at full resolution.
+    factor = 2 if min(mask.shape) >= HALF_SIZE_LINE_SEARCH else 1
+    small = _pooled(source, factor) if factor > 1 else source
+    coarse = _pooled(small, 4 // factor) if min(small.shape) >= 32 // factor else None
     for horizontal in (True, False):
-        length = min_length if horizontal else (min_length_vertical or min_length)
+        length = (min_length if horizontal else (min_length_vertical or min_length)) // factor
         # Straight runs are looked for over a shorter stretch, within which a line tilted by a few
         # degrees (a page photographed at an angle) stays inside the thickened band; the pieces
         # must then join into something at least `length` long.
-        stretch = min(length, TILTED_LINE_STRETCH)
-        if not _may_have_lines(coarse, length, horizontal):
+        stretch = min(length, TILTED_LINE_STRETCH // factor)
+        if not _may_have_lines(coarse, length, horizontal, factor=4 // factor):
             continue
-        across = (1, 5) if horizontal else (5, 1)
+        across = (1, 5 // factor) if horizontal else (5 // factor, 1)
         along = (stretch, 1) if horizontal else (1, stretch)
-        thick = cv2.dilate(source, np.ones(across[::-1], np.uint8))
+        thick = cv2.dilate(small, np.ones(across[::-1], np.uint8))
         lines = cv2.morphologyEx(thick, cv2.MORPH_OPEN, np.ones(along[::-1], np.uint8))
         if not cv2.countNonZero(lines):
             continue
-        lines = _thin_only(lines, source, horizontal, length)
-        if ink is not None and cv2.countNonZero(lines):
+        lines = _thin_only(lines, small, horizontal, length, factor)
+        if not cv2.countNonZero(lines):
+            continue
+        if ink is not None:
             # the line's own darkness, from every other pixel of it (plenty, at a quarter the cost)
-            line_ink = grey_levels(ink[::2, ::2], (LINE_INK_SHARE,), cv2.bitwise_and(lines, source)[::2, ::2])[0]
+            on_line = cv2.bitwise_and(lines, small)[::2 // factor, ::2 // factor]
+            line_ink = grey_levels(ink[::2, ::2][:on_line.shape[0], :on_line.shape[1]], (LINE_INK_SHARE,), on_line)[0]
+        if factor > 1:
+            lines = cv2.resize(lines, mask.shape[::-1], interpolation=cv2.INTER_NEAREST)
+        if ink is not None:
             far_darker = _above(ink, LINE_INK_CONTRAST * max(line_ink, 8))
             lines = cv2.subtract(lines, far_darker)
         lines = cv2.bitwise_and(cv2.dilate(lines, np.ones((3, 3), np.uint8)), mask)
@@ -326,19 +337,17 @@ def remove_lines(mask: np.ndarray, min_length: int, min_length_vertical: int | N
     return cleaned, removed
 
 
-def _coarse(source: np.ndarray, factor: int = 4) -> np.ndarray | None:
-    """A 4x smaller copy of a mask where a block holding any ink counts as ink (None if tiny)."""
-    h, w = source.shape
-    if min(h, w) < 8 * factor:
-        return None
-    small = cv2.resize(source, (w // factor, h // factor), interpolation=cv2.INTER_AREA)
+def _pooled(mask: np.ndarray, factor: int) -> np.ndarray:
+    """A ``factor`` times smaller copy of a 0/255 mask where a block holding any ink is ink."""
+    h, w = mask.shape
+    small = cv2.resize(mask, (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_AREA)
     return cv2.threshold(small, 0, 255, cv2.THRESH_BINARY)[1]
 
 
 def _may_have_lines(coarse: np.ndarray | None, length: int, horizontal: bool, factor: int = 4) -> bool:
-    """The line search on the coarse copy, over the whole length: a band 5 blocks (20 px) wide
-    holds a line tilted by 4 degrees over 280 px, so it finds every line the full search would
-    (and perhaps more) at a sixteenth of the cost. A page without lines, or with only a line of
+    """The line search on a ``factor`` times smaller copy, over the whole length: a band 5 blocks
+    (20 px at full resolution) wide holds a line tilted by 4 degrees over 280 px, so it finds
+    every line the full search would (and perhaps more) at a fraction of the cost. A page without lines, or with only a line of
     writing (broken by the gaps between digits), pays almost nothing."""
     if coarse is None or length < 4 * factor:
         return True
@@ -348,19 +357,23 @@ def _may_have_lines(coarse: np.ndarray | None, length: int, horizontal: bool, fa
     return bool(cv2.countNonZero(cv2.morphologyEx(cv2.dilate(coarse, across), cv2.MORPH_OPEN, kernel)))
 
 
-def _thin_only(lines: np.ndarray, mask: np.ndarray, horizontal: bool, min_length: int = 0) -> np.ndarray:
-    """Keep line candidates at least ``min_length`` long that are thin for their length: a ruled or grid line is a few pixels
-    thick over hundreds, while the stroke of a big "1" or a 7's bar is thick for its length.
-    Thickness is measured on the mask around the candidate, since the opening shaves strokes."""
+def _thin_only(lines: np.ndarray, mask: np.ndarray, horizontal: bool, min_length: int = 0,
+               factor: int = 1) -> np.ndarray:
+    """Keep line candidates at least ``min_length`` long that are thin for their length: a ruled or
+    grid line is a few pixels thick over hundreds, while the stroke of a big "1" or a 7's bar is
+    thick for its length. Thickness is measured on the mask around the candidate, since the
+    opening shaves strokes. A line may be 5 px thick or 3.5 % of its length at full resolution;
+    on masks pooled by ``factor`` a t-px line is about (t + factor - 1) / factor thick."""
+    margin = 6 // factor
     contours = outer_contours(lines)
     keep = []
     for contour, (x, y, w, h) in zip(contours, bounding_boxes(contours)):
         if horizontal:
-            length, window = w, mask[max(0, y - 6):y + h + 6, x:x + w]
+            length, window = w, mask[max(0, y - margin):y + h + margin, x:x + w]
         else:
-            length, window = h, mask[y:y + h, max(0, x - 6):x + w + 6]
+            length, window = h, mask[y:y + h, max(0, x - margin):x + w + margin]
         thickness = np.count_nonzero(window) / max(length, 1)
-        if length >= min_length and thickness <= max(5.0, 0.035 * length):
+        if length >= min_length and thickness <= max((4 + factor) / factor, 0.035 * length + (factor - 1) / factor):
             keep.append(contour)
     return cv2.bitwise_and(filled(keep, lines.shape), lines)
 
@@ -447,6 +460,10 @@ def segment(image: np.ndarray, max_candidates: int = MAX_CANDIDATES) -> Segmenta
         labels, ids, stats = _components(mask, min_side)
         if labels is None:
             return empty
+    if ids.size == 0:
+        # Nothing big enough for a digit (a blank page, or a grid broken into specks by the
+        # threshold): erasing lines only removes pixels, so it could not make one appear.
+        return Segmentation(ink, mask, labels, scale, inverted=inverted)
     digit_height = _typical_height(*_digit_like(stats, h, w))
     # Lines are judged against the writing: a 7's bar is shorter than 2.5 digit heights, and a
     # "1" is a vertical line one digit high, so vertical lines must be longer still. Without a
