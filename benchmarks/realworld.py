@@ -25,7 +25,7 @@ def main() -> int:
     recognizer = Recognizer(args.model, **kwargs)
     data = Path(args.data)
     for folder, mode in (("digit_photos", "read_digit"), ("digit_photos", "recognize"), ("page_photos", "recognize"),
-                         ("cheque_amounts", "recognize"), ("usps_train", "read_digit")):
+                         ("cheque_amounts", "recognize"), ("sudoku_photos", "recognize"), ("usps_train", "read_digit")):
         started = time.perf_counter()
         score = score_folder(recognizer, data / folder, mode)
         took = time.perf_counter() - started

@@ -3,7 +3,8 @@ import cv2
 import numpy as np
 import pytest
 
-from livedigits.segment import Box, Region, drop_small_in_line, merge_fragments, order_lines, remove_lines, segment, to_gray
+from livedigits.segment import (Box, Region, drop_small_in_line, merge_fragments, order_lines, piece_stats, remove_lines,
+                                segment, to_gray)
 
 PAPER, INK = 225, 40
 
@@ -148,3 +149,34 @@ def test_stray_slivers_go_but_ones_beside_digits_stay():
     alone = Region(Box(100, 300, 5, 20), (6,))          # a short scrap in a line of its own: goes
     kept = drop_small_in_line(order_lines(digits + [one, hairline, apart, alone]), dh)
     assert sorted(r.labels[0] for r in kept) == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("ink_share", [0.01, 0.05, 0.3])  # sparse (from the ink pixels) and dense (OpenCV)
+def test_piece_stats_equal_opencv_statistics(ink_share):
+    mask = ((np.random.default_rng(1).random((240, 320)) < ink_share) * 255).astype(np.uint8)
+    cv2.line(mask, (10, 200), (300, 220), 255, 2)  # one long piece among the specks
+    labelled = cv2.connectedComponents(mask, connectivity=8, ltype=cv2.CV_32S)
+    labels, stats = piece_stats(mask, labelled)
+    _, expected_labels, expected, _ = cv2.connectedComponentsWithStats(mask, connectivity=8, ltype=cv2.CV_32S)
+    assert np.array_equal(labels, expected_labels)
+    assert np.array_equal(stats[1:], expected[1:])
+
+
+def dark_grid_hd(cell=64):
+    """1280x720 squared paper whose grid is as dark as the writing (a printed sudoku's)."""
+    image = page(720, 1280)
+    for v in range(20, 1280, cell):
+        cv2.line(image, (v, 0), (v, 719), 60, 2)
+    for y in range(20, 720, cell):
+        cv2.line(image, (0, y), (1279, y), 60, 2)
+    return image
+
+
+def test_big_frame_with_a_grid_as_dark_as_the_ink():
+    assert boxes(dark_grid_hd())[0] == []  # blank: the grid is erased, nothing is left
+    image = dark_grid_hd()
+    for i, text in enumerate("4725"):  # one digit per cell, well inside it
+        put_text(image, text, (20 + 64 * (3 + 2 * i) + 18, 20 + 64 * 5 - 14), scale=1.5, thickness=4)
+    found, seg = boxes(image)
+    assert len(found) == 4
+    assert all(b.w < 64 and b.h < 64 for b in found)  # each digit alone, no grid attached
