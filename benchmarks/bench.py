@@ -25,7 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from livedigits import Recognizer, draw  # noqa: E402
-from livedigits.data import add_mnist_option, load_mnist  # noqa: E402
+from livedigits.data import add_mnist_option, load_mnist_for  # noqa: E402
 from livedigits.synth import blank_scene, make_scene  # noqa: E402
 
 SCENARIOS = [((640, 480), 0), ((640, 480), 10), ((640, 480), 40), ((1280, 720), 0), ((1280, 720), 10),
@@ -329,7 +329,7 @@ def main() -> int:
     parser.add_argument("--results", type=Path, help="write the markdown here (default: benchmarks/RESULTS.md when running everything)")
     add_mnist_option(parser)
     args = parser.parse_args()
-    mnist = load_mnist(args.mnist)
+    mnist = load_mnist_for(parser, args.mnist)
     sections = args.only or list(SECTIONS)
     report = ["# livedigits benchmark results\n", f"Machine: {machine()}  ",
               f"Command: `python benchmarks/bench.py {' '.join(sys.argv[1:])}`  ",

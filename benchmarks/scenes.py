@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from livedigits import Recognizer  # noqa: E402
-from livedigits.data import add_mnist_option, load_mnist  # noqa: E402
+from livedigits.data import add_mnist_option, load_mnist_for  # noqa: E402
 from livedigits.evaluate import score_scenes  # noqa: E402
 from livedigits.synth import make_scenes  # noqa: E402
 
@@ -24,7 +24,7 @@ def main() -> int:
     parser.add_argument("--show-failures", type=int, default=10)
     add_mnist_option(parser)
     args = parser.parse_args()
-    mnist = load_mnist(args.mnist)
+    mnist = load_mnist_for(parser, args.mnist)
     kwargs = {} if args.min_confidence is None else {"min_confidence": args.min_confidence}
     recognizer = Recognizer(args.model, **kwargs)
     scenes = make_scenes(mnist.x_test, mnist.y_test, args.count, seed=args.seed)

@@ -16,7 +16,7 @@ import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from livedigits import Reading, Recognizer  # noqa: E402
-from livedigits.data import add_mnist_option, load_mnist  # noqa: E402
+from livedigits.data import add_mnist_option, load_mnist_for  # noqa: E402
 from livedigits.evaluate import TextScore, match_boxes, read_labels  # noqa: E402
 from livedigits.synth import PAPERS, blank_scene, make_scenes  # noqa: E402
 
@@ -38,7 +38,7 @@ def main() -> int:
     add_mnist_option(parser)
     args = parser.parse_args()
     recognizer = Recognizer(min_confidence=0.0)
-    mnist = load_mnist(args.mnist)
+    mnist = load_mnist_for(parser, args.mnist)
     scenes = make_scenes(mnist.x_test, mnist.y_test, args.scenes, seed=args.seed)
     scene_readings = [recognizer.recognize(s.image) for s in scenes]
     blanks = [recognizer.recognize(blank_scene(i, paper=PAPERS[i % len(PAPERS)])) for i in range(60)]

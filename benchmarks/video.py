@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from livedigits import Recognizer  # noqa: E402
-from livedigits.data import add_mnist_option, load_mnist  # noqa: E402
+from livedigits.data import add_mnist_option, load_mnist_for  # noqa: E402
 from livedigits.synth_video import make_video, pooled, score_video  # noqa: E402
 from livedigits.track import Stabilizer  # noqa: E402
 
@@ -41,7 +41,7 @@ def main() -> int:
                         help="print up to N frames per clip where the steady text is wrong")
     add_mnist_option(parser)
     args = parser.parse_args()
-    mnist = load_mnist(args.mnist)
+    mnist = load_mnist_for(parser, args.mnist)
     recognizer = Recognizer(args.model)
     raw_scores, steady_scores, wall, cpu = [], [], [], []
     print(f"{'clip':>4} {'pages':>5} {'frames':>6} {'full':>5} {'blank':>5} | {'raw CER':>7} {'flicker':>7} "

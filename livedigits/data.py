@@ -124,12 +124,20 @@ def add_mnist_option(parser, flag: str = "--mnist") -> None:
                         help=f"MNIST folder (the four IDX .gz files) or mnist.npz; default ${ENV_VAR}, else the Keras download")
 
 
+def load_mnist_for(parser, path: str | os.PathLike | None) -> Mnist:
+    """load_mnist for a command-line script: a failure is the parser's one-line error, no traceback."""
+    try:
+        return load_mnist(path)
+    except DataError as err:
+        parser.error(str(err))
+
+
 def _load_keras_download() -> Mnist:
     try:
         from keras.datasets import mnist  # deferred: TensorFlow is only needed for training
         (x_train, y_train), (x_test, y_test) = mnist.load_data()
     except Exception as err:  # download failures come in many types; the user needs one line
-        raise DataError(f"no local MNIST given ({ENV_VAR} or --data) and the Keras download failed: {err}") from None
+        raise DataError(f"no local MNIST given (the path option or {ENV_VAR}) and the Keras download failed: {err}") from None
     cache = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets" / "mnist.npz"
     checksums = {cache.name: _sha256(cache)} if cache.is_file() else {}
     return _checked(dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test),

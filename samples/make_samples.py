@@ -20,7 +20,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from livedigits.data import add_mnist_option, load_mnist  # noqa: E402
+from livedigits.data import add_mnist_option, load_mnist_for  # noqa: E402
 from livedigits.synth import make_scene  # noqa: E402
 
 DIFFICULTY = 0.35
@@ -107,7 +107,7 @@ def make_video(mnist, truth: dict, labels: list) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_mnist_option(parser)
-    mnist = load_mnist(parser.parse_args().mnist)
+    mnist = load_mnist_for(parser, parser.parse_args().mnist)
     pictures, videos, labels = {}, {}, []
     make_pictures(mnist, pictures, labels)
     make_video(mnist, videos, [])

@@ -56,3 +56,18 @@ def test_malformed_files_are_named(tmp_path):
     (folder / "t10k-labels-idx1-ubyte.gz").unlink()
     with pytest.raises(DataError, match="t10k-labels"):
         load_mnist(folder)
+
+
+def test_scripts_report_a_missing_mnist_in_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, ENV_VAR: str(tmp_path / "no-such-mnist")}
+    done = subprocess.run([sys.executable, str(root / "benchmarks" / "scenes.py"), "--count", "1"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "no-such-mnist" in done.stderr.strip().splitlines()[-1]
