@@ -513,7 +513,7 @@ def segment(image: np.ndarray, max_candidates: int = MAX_CANDIDATES) -> Segmenta
     if digit_height > 0:
         long_h, long_v = int(max(2.5 * digit_height, 3 * min_side)), int(max(4 * digit_height, 4 * min_side))
     else:
-        long_h = long_v = max(4 * min_side, min(h, w) // 4)
+        long_h = long_v = page_long
     mask, more_removed = remove_lines(mask, long_h, long_v, source=line_source, ink=ink)
     removed = more_removed if removed is None else cv2.bitwise_or(removed, more_removed)
     if cv2.countNonZero(more_removed):
