@@ -14,8 +14,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def main(argv=None) -> int:
-    from livedigits.data import DataError
-    from livedigits.training import TrainConfig, reexport, train
+    from livedigits.training.data import DataError
+    from livedigits.training.loop import TrainConfig, reexport, train
 
     defaults = TrainConfig()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -25,8 +25,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from livedigits import Recognizer, draw  # noqa: E402
-from livedigits.data import add_mnist_option, load_mnist_for  # noqa: E402
-from livedigits.synth import blank_scene, make_scene  # noqa: E402
+from livedigits.training.data import add_mnist_option, load_mnist_for  # noqa: E402
+from livedigits.synthetic.scenes import blank_scene, make_scene  # noqa: E402
 
 SCENARIOS = [((640, 480), 0), ((640, 480), 10), ((640, 480), 40), ((1280, 720), 0), ((1280, 720), 10),
              ((1280, 720), 40)]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from livedigits import Recognizer  # noqa: E402
-from livedigits.evaluate import score_folder  # noqa: E402
+from livedigits.evaluation.scoring import score_folder  # noqa: E402
 
 
 def main() -> int:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from livedigits import Recognizer  # noqa: E402
-from livedigits.data import add_mnist_option, load_mnist_for  # noqa: E402
-from livedigits.evaluate import score_scenes  # noqa: E402
-from livedigits.synth import make_scenes  # noqa: E402
+from livedigits.training.data import add_mnist_option, load_mnist_for  # noqa: E402
+from livedigits.evaluation.scoring import score_scenes  # noqa: E402
+from livedigits.synthetic.scenes import make_scenes  # noqa: E402
 
 
 def main() -> int:

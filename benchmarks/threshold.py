@@ -16,9 +16,9 @@ import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from livedigits import Reading, Recognizer  # noqa: E402
-from livedigits.data import add_mnist_option, load_mnist_for  # noqa: E402
-from livedigits.evaluate import TextScore, match_boxes, read_labels  # noqa: E402
-from livedigits.synth import PAPERS, blank_scene, make_scenes  # noqa: E402
+from livedigits.training.data import add_mnist_option, load_mnist_for  # noqa: E402
+from livedigits.evaluation.scoring import TextScore, match_boxes, read_labels  # noqa: E402
+from livedigits.synthetic.scenes import PAPERS, blank_scene, make_scenes  # noqa: E402
 
 THRESHOLDS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 

@@ -4,7 +4,7 @@
     LIVEDIGITS_MNIST=path/to/mnist python benchmarks/video.py                  # 12 clips, 15 fps
     python benchmarks/video.py --clips 4 --fps 30 --show-failures 5
 
-Each clip is livedigits.synth_video.make_video with seed SEED+i: one page over 10 s, or every third
+Each clip is livedigits.synthetic.video.make_video with seed SEED+i: one page over 10 s, or every third
 clip two pages over 18 s (a stack of pages filmed one after the other). Reported, for the raw
 per-frame readings and for the steady ones (Recognizer + Stabilizer):
 
@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from livedigits import Recognizer  # noqa: E402
-from livedigits.data import add_mnist_option, load_mnist_for  # noqa: E402
-from livedigits.synth_video import make_video, pooled, score_video  # noqa: E402
+from livedigits.training.data import add_mnist_option, load_mnist_for  # noqa: E402
+from livedigits.synthetic.video import make_video, pooled, score_video  # noqa: E402
 from livedigits.track import Stabilizer  # noqa: E402
 
 

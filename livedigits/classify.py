@@ -12,6 +12,12 @@ from typing import Iterator
 
 import numpy as np
 
+# The model's 11 outputs: digits 0-9, then NOT_A_DIGIT ("not a single digit": pairs, pieces, dashes,
+# blobs), which the pipeline uses to reject candidates and to choose cuts of touching digits.
+NUM_DIGITS = 10
+NOT_A_DIGIT = 10
+NUM_CLASSES = 11
+
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "digits.tflite"
 # where a regular (non-editable) `pip install .` puts the shipped model: pyproject's data-files
 _INSTALLED_MODEL = Path(sys.prefix) / "share" / "livedigits" / "models" / "digits.tflite"

@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .classify import Classifier
-from .model import NOT_A_DIGIT, NUM_DIGITS
+from .classify import NOT_A_DIGIT, NUM_DIGITS, Classifier
 from .normalize import to_mnist
 from .segment import Box, Region, Segmentation, binarize, ink_map, segment, working_gray
 

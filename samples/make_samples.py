@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Build the files in samples/ from MNIST test digits with livedigits.synth, deterministically.
+"""Build the files in samples/ from MNIST test digits with livedigits.synthetic.scenes, deterministically.
 
     python samples/make_samples.py --mnist path/to/mnist     # or LIVEDIGITS_MNIST=path/to/mnist
 
@@ -20,8 +20,8 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from livedigits.data import add_mnist_option, load_mnist_for  # noqa: E402
-from livedigits.synth import make_scene  # noqa: E402
+from livedigits.training.data import add_mnist_option, load_mnist_for  # noqa: E402
+from livedigits.synthetic.scenes import make_scene  # noqa: E402
 
 DIFFICULTY = 0.35
 LAYOUT = dict(lines=None, digits_per_line=(4, 8))

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from livedigits.data import load_mnist
+from livedigits.training.data import load_mnist
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -25,9 +25,10 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from livedigits import Recognizer, cli, display, runner
-from livedigits.evaluate import edit_distance, match_boxes
-from livedigits.outputs import CSV_FIELDS
+from livedigits import Recognizer
+from livedigits.app import cli, display, runner
+from livedigits.app.outputs import CSV_FIELDS
+from livedigits.evaluation.scoring import edit_distance, match_boxes
 from livedigits.sources import LatestFrameReader, is_truncated, load_picture
 
 SAMPLES = ROOT / "samples"
@@ -463,7 +464,7 @@ def test_eval_honours_rotate_column_unless_rotate_given(tmp_path, api_texts):
 def test_eval_without_matplotlib_or_tensorflow(tmp_path):
     """The runtime needs neither: the report is drawn with OpenCV, inference runs on LiteRT."""
     code = ("import sys; sys.modules['matplotlib'] = None; sys.modules['tensorflow'] = None\n"
-            "from livedigits.cli import main\n"
+            "from livedigits.app.cli import main\n"
             f"sys.exit(main(['eval', 'samples', '--report', {str(tmp_path)!r}, '-q', '--workers', '1']))")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -655,9 +656,9 @@ def test_transparent_png_keeps_its_alpha(tmp_path):
 
 def test_serve_hands_over_to_the_web_module(monkeypatch):
     calls = []
-    fake = types.ModuleType("livedigits.web")
+    fake = types.ModuleType("livedigits.app.web")
     fake.main = lambda argv: calls.append(argv) or 0
-    monkeypatch.setitem(sys.modules, "livedigits.web", fake)
+    monkeypatch.setitem(sys.modules, "livedigits.app.web", fake)
     assert run_main(["serve", "--port", "8000"])[0] == 0
     assert calls == [["--port", "8000"]]
 

@@ -3,7 +3,7 @@ import gzip
 import numpy as np
 import pytest
 
-from livedigits.data import ENV_VAR, DataError, load_mnist
+from livedigits.training.data import ENV_VAR, DataError, load_mnist
 
 
 def test_idx_folder_has_original_shapes_and_order(mnist):

@@ -7,7 +7,7 @@ import pytest
 from conftest import ROOT
 from livedigits import Recognizer
 from livedigits.classify import Classifier
-from livedigits.synth import make_scenes
+from livedigits.synthetic.scenes import make_scenes
 
 
 class OneCropAtATime:

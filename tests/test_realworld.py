@@ -2,7 +2,7 @@
 import pytest
 
 from livedigits import Recognizer
-from livedigits.evaluate import score_folder
+from livedigits.evaluation.scoring import score_folder
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ The full 300-scene measurement is `python benchmarks/scenes.py --count 300`.
 import pytest
 
 from livedigits import Recognizer
-from livedigits.evaluate import score_scenes
-from livedigits.synth import PAPERS, blank_scene, make_scenes
+from livedigits.evaluation.scoring import score_scenes
+from livedigits.synthetic.scenes import PAPERS, blank_scene, make_scenes
 
 
 @pytest.fixture(scope="module")

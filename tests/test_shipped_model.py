@@ -6,7 +6,7 @@ import pytest
 
 from conftest import ROOT
 from livedigits.classify import Classifier
-from livedigits.training import digit_predictions
+from livedigits.training.loop import digit_predictions
 
 MODELS = ROOT / "models"
 

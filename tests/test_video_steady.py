@@ -12,8 +12,9 @@ import time
 
 import pytest
 
-from livedigits import Recognizer, cli
-from livedigits.synth_video import make_video, pooled, score_video, write_video
+from livedigits import Recognizer
+from livedigits.app import cli
+from livedigits.synthetic.video import make_video, pooled, score_video, write_video
 from livedigits.track import Stabilizer
 
 FPS = 15

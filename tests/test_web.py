@@ -11,9 +11,10 @@ import cv2
 import numpy as np
 import pytest
 
-from livedigits import Reading, Recognizer, web
-from livedigits.synth import blank_scene, make_scene
-from livedigits.web import MAX_PICTURE_BYTES, create_app
+from livedigits import Reading, Recognizer
+from livedigits.app import web
+from livedigits.synthetic.scenes import blank_scene, make_scene
+from livedigits.app.web import MAX_PICTURE_BYTES, create_app
 
 # One line of 4-6 digits on plain paper: seeds whose text the pipeline reads exactly (checked once
 # with Recognizer.recognize; the API must give the same answer as the recognizer itself).

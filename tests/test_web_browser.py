@@ -14,8 +14,8 @@ import cv2
 import pytest
 
 from livedigits import Recognizer
-from livedigits.synth import make_scene
-from livedigits.web import create_app
+from livedigits.synthetic.scenes import make_scene
+from livedigits.app.web import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

@@ -19,7 +19,7 @@ from typing import TextIO
 import cv2
 import numpy as np
 
-from .pipeline import Reading
+from ..pipeline import Reading
 
 CSV_FIELDS = ("source", "frame", "time_s", "x", "y", "w", "h", "digit", "confidence", "line", "track")
 VIDEO_FOURCC = "mp4v"  # in every OpenCV build with FFmpeg; H.264 encoders are often missing

@@ -1,6 +1,6 @@
 """The web app: draw digits on a canvas or upload a picture in a browser, or POST pictures to a JSON API.
 
-    livedigits serve [--host 127.0.0.1] [--port 5000]     (or: python -m livedigits.web)
+    livedigits serve [--host 127.0.0.1] [--port 5000]     (or: python -m livedigits.app.web)
 
     GET  /                 the page (canvas, upload, answer); everything it loads comes from this app
     POST /api/recognize    a picture as a multipart file field ``image``, or JSON {"image": "data:image/png;base64,..."}
@@ -30,11 +30,11 @@ import numpy as np
 from flask import Flask, Request, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from .classify import ModelError
+from ..classify import ModelError
+from ..overlay import draw
+from ..pipeline import DEFAULT_MIN_CONFIDENCE, Reading, Recognizer
+from ..sources import is_truncated
 from .cli import _probability, number_in  # the same checks as the command line
-from .overlay import draw
-from .pipeline import DEFAULT_MIN_CONFIDENCE, Reading, Recognizer
-from .sources import is_truncated
 
 PROG = "livedigits serve"
 MODEL_ENV = "LIVEDIGITS_MODEL"  # the same default for --model as the other commands

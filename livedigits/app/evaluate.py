@@ -14,9 +14,9 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from ..evaluation.scoring import TextScore, aligned_pairs, read_labels
+from ..sources import ROTATIONS, SourceError
 from .batch import PictureJob, PictureReader
-from .evaluate import TextScore, aligned_pairs, read_labels
-from .sources import ROTATIONS, SourceError
 
 ROTATE_COLUMN = "rotate_ccw_deg_to_upright"
 NONE = 10  # row/column index for "no digit" in the confusion matrix

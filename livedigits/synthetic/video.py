@@ -1,7 +1,7 @@
 """Synthetic hand-held videos of written pages, with per-frame ground truth.
 
 Each page is a large sheet (3.2 x 2.4 frames) written with the scene generator's own pen, paper and
-ruling (``livedigits.synth``: MNIST test digits in lines), upright and clean: the camera effects are
+ruling (``livedigits.synthetic.scenes``: MNIST test digits in lines), upright and clean: the camera effects are
 added per frame. A virtual hand-held camera moves over it: it arrives from blank paper or desk,
 holds the page with tremor and slow zoom, roll and perspective changes, shakes (motion blur),
 half-leaves the page, flashes, goes darker and lighter, has a shadow pass over, and leaves again;
@@ -22,8 +22,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .evaluate import edit_distance
-from .synth import _INKS, PAPERS, TruthDigit, _blend, _ink_patch, _paper
+from ..evaluation.scoring import edit_distance
+from .scenes import _INKS, PAPERS, TruthDigit, _blend, _ink_patch, _paper
 
 _WORLD = (3.2, 2.4)        # page world size, in frame widths and heights: room for blank views beside the text
 _MAX_ROLL = 4.0            # degrees; the recogniser's line grouping is built for photos tilted this much

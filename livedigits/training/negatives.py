@@ -10,7 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .normalize import to_mnist
+from ..normalize import to_mnist
 
 # share of each kind among the negatives
 KINDS = {"pair": 0.38, "piece": 0.14, "dash": 0.14, "blob": 0.10, "zigzag": 0.10,

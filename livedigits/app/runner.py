@@ -18,16 +18,16 @@ from typing import Callable, Iterable, TextIO
 import cv2
 from tqdm import tqdm
 
+from ..overlay import draw
+from ..pipeline import Recognizer
+from ..sources import (CaptureFactory, Frame, LatestFrameReader, MediaFile, Source, SourceError, SourceKind, VideoFrames,
+                      list_media, open_live)
+from ..track import Stabilizer, SummaryCollector, TrackSettings, write_summary
 from .batch import PictureJob, PictureReader, RecognizerSpec
 from .display import Key
 from .interrupts import InterruptGuard
 from .outputs import (CsvWriter, JsonlWriter, OutputError, Result, TextPrinter, VideoWriter, annotated_picture_path,
                       make_folder, write_picture)
-from .overlay import draw
-from .pipeline import Recognizer
-from .track import Stabilizer, SummaryCollector, TrackSettings, write_summary
-from .sources import (CaptureFactory, Frame, LatestFrameReader, MediaFile, Source, SourceError, SourceKind, VideoFrames,
-                      list_media, open_live)
 
 
 @dataclass

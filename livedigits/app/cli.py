@@ -2,7 +2,7 @@
 
     livedigits SOURCE [options]                     read a camera, video, picture, folder or glob
     livedigits eval FOLDER [--labels labels.csv]    score readings against labels
-    livedigits serve ...                            the web app (when livedigits.web is installed)
+    livedigits serve ...                            the web app (when livedigits.app.web is installed)
 
 Bad input never shows a traceback: one line ``livedigits: error: <what is wrong>; <what to do>`` on
 stderr and exit status 2. Ctrl-C and SIGTERM end the run with 130/143 after closing every output.
@@ -20,16 +20,17 @@ from typing import Callable, TextIO
 import cv2
 from tqdm import tqdm
 
-from . import __version__, display
+from .. import __version__
+from ..classify import available_cores
+from ..classify import ModelError
+from ..pipeline import DEFAULT_MIN_CONFIDENCE, Recognizer
+from ..sources import ROTATIONS, CaptureFactory, SourceError, detect_source
+from . import display
 from .batch import PictureReader, RecognizerSpec
-from .classify import available_cores
-from .classify import ModelError
+from .evaluate import evaluate_folder, format_scores, labelled_pictures, write_report
 from .interrupts import InterruptGuard
 from .outputs import OutputError
-from .pipeline import DEFAULT_MIN_CONFIDENCE, Recognizer
 from .runner import Messages, Run, RunSettings
-from .scoring import evaluate_folder, format_scores, labelled_pictures, write_report
-from .sources import ROTATIONS, CaptureFactory, SourceError, detect_source
 
 PROG = "livedigits"
 MODEL_ENV = "LIVEDIGITS_MODEL"  # default for --model, e.g. to try a freshly trained model everywhere
@@ -299,14 +300,14 @@ def eval_command(argv: list[str], guard: InterruptGuard, stdout: TextIO, stderr:
 # -- livedigits serve -----------------------------------------------------------------------------
 
 def serve_command(argv: list[str], stderr: TextIO) -> int:
-    """Hands over to livedigits.web, imported only here: the web app's dependencies stay optional."""
+    """Hands over to livedigits.app.web, imported only here: the web app's dependencies stay optional."""
     try:
         web = importlib.import_module(f"{__package__}.web")
     except ModuleNotFoundError as err:
         if err.name not in (f"{__package__}.web", None):
             return fail(f"the web app needs {err.name}, which is not installed; pip install {err.name}", stderr)
-        return fail("this installation has no web app (livedigits.web); update livedigits to use 'serve'", stderr)
+        return fail("this installation has no web app (livedigits.app.web); update livedigits to use 'serve'", stderr)
     entry = getattr(web, "main", None)
     if entry is None:
-        return fail("livedigits.web has no main(); update livedigits to use 'serve'", stderr)
+        return fail("livedigits.app.web has no main(); update livedigits to use 'serve'", stderr)
     return int(entry(argv) or 0)

@@ -19,11 +19,10 @@ from typing import Iterable, Iterator
 import cv2
 import numpy as np
 
+from ..overlay import draw
+from ..pipeline import Reading, Recognizer
+from ..sources import PictureError, load_picture
 from .outputs import OutputError, write_picture
-from .overlay import draw
-
-from .pipeline import Reading, Recognizer
-from .sources import PictureError, load_picture
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..classify import NOT_A_DIGIT, NUM_CLASSES, NUM_DIGITS
 from .augment import AugmentSettings
 from .data import load_mnist
-from .model import NOT_A_DIGIT, NUM_CLASSES, NUM_DIGITS
 from .negatives import KINDS, make_negatives
 
 VALIDATION_SIZE = 5000
@@ -259,7 +259,7 @@ def train(config: TrainConfig) -> dict:
 
     card_name = "model_card.json" if config.arch == "cnn" else "mlp_card.json"
     (out / card_name).write_text(json.dumps(card, indent=2) + "\n")
-    from .reports import confusion_matrix_png, misclassified_png, training_curves_png
+    from ..evaluation.reports import confusion_matrix_png, misclassified_png, training_curves_png
     prefix = "" if config.arch == "cnn" else "mlp_"
     training_curves_png(history, out / f"{prefix}training_curves.png", best_epoch)
     confusion_matrix_png(y_test, lite["predictions"], out / f"{prefix}confusion_matrix.png")
@@ -270,7 +270,7 @@ def train(config: TrainConfig) -> dict:
 def tflite_results(tflite_path: Path, keras_probs: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
                    negatives: np.ndarray | None) -> dict:
     """The exported model on the test set, checked against its Keras twin's probabilities."""
-    from .classify import Classifier
+    from ..classify import Classifier
 
     classifier = Classifier(tflite_path)
     probs = classifier.predict_in_chunks(x_test)
@@ -310,7 +310,7 @@ def reexport(out_dir: str, data: str | None = None, seed: int = 1) -> dict:
     card["test"].update(lite["test"])
     card["exported"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     card_path.write_text(json.dumps(card, indent=2) + "\n")
-    from .reports import confusion_matrix_png, misclassified_png
+    from ..evaluation.reports import confusion_matrix_png, misclassified_png
     confusion_matrix_png(mnist.y_test, lite["predictions"], out / "confusion_matrix.png")
     misclassified_png(mnist.x_test, mnist.y_test, lite["predictions"], lite["probabilities"], out / "misclassified.png")
     return card
