@@ -11,10 +11,11 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import ROOT
 from livedigits import Reading, Recognizer
 from livedigits.app import web
-from livedigits.synthetic.scenes import blank_scene, make_scene
 from livedigits.app.web import MAX_PICTURE_BYTES, create_app
+from livedigits.synthetic.scenes import blank_scene, make_scene
 
 # One line of 4-6 digits on plain paper: seeds whose text the pipeline reads exactly (checked once
 # with Recognizer.recognize; the API must give the same answer as the recognizer itself).
@@ -80,8 +81,7 @@ def assert_json_error(response, status):
 
 def test_health_names_the_model_and_its_test_accuracy(client):
     import json
-    from pathlib import Path
-    card = json.loads((Path(__file__).resolve().parent.parent / "models" / "model_card.json").read_text())
+    card = json.loads((ROOT / "models" / "model_card.json").read_text())
     answer = client.get("/api/health")
     assert answer.status_code == 200
     assert answer.json["status"] == "ok"

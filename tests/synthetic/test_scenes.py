@@ -5,8 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from livedigits.training.data import ENV_VAR, load_mnist
 from livedigits.synthetic.scenes import PAPERS, Scene, TruthDigit, blank_scene, make_scene, make_scenes
+from livedigits.training.data import ENV_VAR, load_mnist
 
 
 @pytest.fixture(scope="module")

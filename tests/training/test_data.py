@@ -3,6 +3,7 @@ import gzip
 import numpy as np
 import pytest
 
+from conftest import ROOT
 from livedigits.training.data import ENV_VAR, DataError, load_mnist
 
 
@@ -62,11 +63,9 @@ def test_scripts_report_a_missing_mnist_in_one_line(tmp_path):
     import os
     import subprocess
     import sys
-    from pathlib import Path
 
-    root = Path(__file__).resolve().parent.parent
     env = {**os.environ, ENV_VAR: str(tmp_path / "no-such-mnist")}
-    done = subprocess.run([sys.executable, str(root / "benchmarks" / "scenes.py"), "--count", "1"],
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "scenes.py"), "--count", "1"],
                           env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr

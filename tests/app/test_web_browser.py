@@ -13,13 +13,14 @@ from pathlib import Path
 import cv2
 import pytest
 
+from conftest import ROOT
 from livedigits import Recognizer
-from livedigits.synthetic.scenes import make_scene
 from livedigits.app.web import create_app
+from livedigits.synthetic.scenes import make_scene
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+ARTIFACTS = ROOT / "test-artifacts"
 UPLOAD_SEED = 0  # one line of digits on plain paper that the pipeline reads exactly (see test_web.py)
 WAIT_S = 30
 
