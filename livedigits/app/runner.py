@@ -19,7 +19,7 @@ import cv2
 from tqdm import tqdm
 
 from ..overlay import draw
-from ..pipeline import Recognizer
+from ..pipeline import Reading, Recognizer
 from ..sources import (CaptureFactory, Frame, LatestFrameReader, MediaFile, Source, SourceError, SourceKind, VideoFrames,
                       list_media, open_live)
 from ..track import Stabilizer, SummaryCollector, TrackSettings, write_summary
@@ -150,8 +150,7 @@ class Run:
     def __post_init__(self):
         self.summary = Summary()
         self.messages = Messages(self.stderr)
-        self.window = None
-        self._snapshots = 0
+        self.viewer: Viewer | None = None  # the --show window
         self._summaries: dict[str, SummaryCollector] = {}
 
     # -- the whole run -------------------------------------------------------------------------
@@ -165,8 +164,9 @@ class Run:
                 live = open_live(self.source, self.capture_factory, self.settings.rotate)
                 closing.callback(live.close)
             if self.settings.show and self.window_factory is not None:
-                self.window = self.window_factory()
-                closing.callback(self.window.close)
+                window = self.window_factory()
+                closing.callback(window.close)
+                self.viewer = Viewer(window, self.source, self.settings.save_dir, self.summary, self.messages)
             sinks = Sinks(self.settings, self.guard, self.stdout)
             closing.callback(sinks.close)
             if self.settings.summary_path:
@@ -191,46 +191,18 @@ class Run:
         """The files to read, checked before any output file is created."""
         kind = self.source.kind
         if kind.is_live:
-            if self.settings.save_dir is not None:
-                make_folder(self.settings.save_dir)
-            return []
-        if kind in (SourceKind.PICTURE, SourceKind.VIDEO):
-            path = self.source.path
-            media = [MediaFile(path, kind is SourceKind.VIDEO, Path(path.name))]
-            if kind is SourceKind.VIDEO:  # a video that cannot be opened is bad input: fail before writing
-                VideoFrames(path, capture_factory=self.capture_factory).close()
+            media = []
+        elif kind in (SourceKind.PICTURE, SourceKind.VIDEO):
+            media = [named_file(self.source, self.capture_factory)]
         else:
-            listing = list_media(self.source, self.settings.recursive)
-            media = listing.media
-            save_dir = self.settings.save_dir.resolve() if self.settings.save_dir is not None else None
-            if save_dir is not None and save_dir != listing.root.resolve():
-                # --save into a subfolder of SOURCE: a rerun must not read the last run's annotated copies
-                media = [m for m in media if save_dir not in m.path.resolve().parents]
-            self.summary.ignored = [str(p) for p in listing.others]
-            if not media:
-                where = "match" if kind is SourceKind.GLOB else "are in"
-                hint = ("" if self.settings.recursive or kind is SourceKind.GLOB
-                        else " (add --recursive to look in subfolders)")
-                raise SourceError(f"no pictures or videos {where} {self.source.spec}{hint}; {_formats_hint()}")
-            if listing.others and not self.settings.quiet:
-                names = [str(p.relative_to(self.source.path)) if kind is SourceKind.FOLDER else str(p)
-                         for p in listing.others]
-                shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
-                self.messages.say(f"ignoring {_count(len(names), 'file')} that are neither pictures nor videos: "
-                                  f"{shown}")
+            media, others = listed_files(self.source, self.settings, self.messages)
+            self.summary.ignored = [str(p) for p in others]
         if self.settings.save_dir is not None:
-            make_folder(self.settings.save_dir)  # fails now, not after the first picture was read
-            for item in media:
-                target = self._save_path(item)
-                if target.exists() and target.resolve() == item.path.resolve():
-                    raise OutputError(f"--save {self.settings.save_dir} would overwrite {item.path} with its "
-                                      "annotated copy; choose another folder")
+            check_save_folder(self.settings.save_dir, media)
         return media
 
-    def _save_path(self, item: MediaFile) -> Path:
-        if item.is_video:
-            return self.settings.save_dir / item.relative.with_suffix(".mp4")
-        return annotated_picture_path(self.settings.save_dir, item.relative)
+    def _save_path(self, item: MediaFile) -> Path | None:
+        return save_path(self.settings.save_dir, item) if self.settings.save_dir is not None else None
 
     # -- pictures and video files ---------------------------------------------------------------
     def _read_files(self, media: list[MediaFile], sinks: Sinks) -> None:
@@ -250,9 +222,8 @@ class Run:
                 start = end
 
     def _read_pictures(self, reader: PictureReader, pictures: list[MediaFile], sinks: Sinks, single: bool) -> None:
-        jobs = [PictureJob(m.path, self.settings.rotate,
-                           self._save_path(m) if self.settings.save_dir is not None else None,
-                           keep_annotated=self.window is not None) for m in pictures]
+        jobs = [PictureJob(m.path, self.settings.rotate, self._save_path(m), keep_annotated=self.viewer is not None)
+                for m in pictures]
         outcomes = reader.read(jobs)
         with tqdm(total=len(jobs), unit="picture", file=self.stderr or sys.stderr,
                   disable=self.settings.quiet or len(jobs) <= 1, leave=False) as bar:
@@ -271,7 +242,7 @@ class Run:
                 sinks.write(result)
                 self.summary.pictures += 1
                 self.summary.add(result)
-                if self.window is not None and self._show(outcome.annotated, name, 0, wait_ms=0):
+                if self.viewer is not None and self.viewer.show(outcome.annotated, name, 0, wait_ms=0):
                     return
 
     def _read_video(self, item: MediaFile, sinks: Sinks, single: bool) -> None:
@@ -305,7 +276,7 @@ class Run:
     def _read_live(self, reader: LatestFrameReader, sinks: Sinks) -> None:
         writer = None
         if self.settings.save_dir is not None:
-            writer = VideoWriter(self.settings.save_dir / f"{self._live_stem()}_{time.strftime('%Y%m%d-%H%M%S')}.mp4",
+            writer = VideoWriter(self.settings.save_dir / f"{live_stem(self.source)}_{time.strftime('%Y%m%d-%H%M%S')}.mp4",
                                  reader.fps)
         try:
             self._read_frames(reader.frames(), self.source.spec, sinks, writer, live=True)
@@ -328,41 +299,105 @@ class Run:
         stabilizer = None if self.settings.raw else Stabilizer(TrackSettings(min_confidence=self.recognizer.min_confidence))
         collector = self._summaries.setdefault(name, SummaryCollector()) if self.settings.summary_path else None
         for frame in frames:
-            reading = self.recognizer.recognize(frame.image)
-            if stabilizer is not None:
-                reading = stabilizer.update(frame.image, reading, frame.time_s)
-            if collector is not None:
-                collector.add(reading.text, frame.time_s)
+            reading = self._read_frame(frame, stabilizer, collector)
             fps = meter.tick()
             result = Result(name, frame.index, frame.time_s, reading)
             annotated = None
-            if writer is not None or self.window is not None:
+            if writer is not None or self.viewer is not None:
                 # the rate is shown live; a video file's annotated copy shows only the readings
-                annotated = draw(frame.image, reading, fps=fps if (live or self.window is not None) else None)
+                annotated = draw(frame.image, reading, fps=fps if (live or self.viewer is not None) else None)
             # A frame's record and its annotated video frame are written as one: an interrupt between
             # them would leave a JSONL line without its frame in the saved video.
             with self.guard.deferred():
                 sinks.write(result)
                 if writer is not None:
-                    # Repeat each annotated frame over the frames it stands for (the --every stride,
-                    # or camera frames dropped while reading): the file keeps the source's rate and timing.
-                    if live:
-                        repeat = 1 if previous_index is None else frame.index - previous_index
-                    else:
-                        repeat = max(1, min(self.settings.every, frames_left(frame)))
-                    writer.write(annotated, repeat)
+                    writer.write(annotated, self._frame_repeat(frame, previous_index, live, frames_left))
             self.summary.frames += 1
             self.summary.add(result)
             processed += 1
             if bar is not None:
                 bar.update()
-            if self.window is not None and self._show(annotated, name, frame.index, wait_ms=1):
+            if self.viewer is not None and self.viewer.show(annotated, name, frame.index, wait_ms=1):
                 return
             previous_index = frame.index
             if self.settings.max_frames is not None and processed >= self.settings.max_frames:
                 return
 
-    def _show(self, annotated, name: str, frame: int, wait_ms: int) -> bool:
+    def _read_frame(self, frame: Frame, stabilizer: Stabilizer | None, collector: SummaryCollector | None) -> Reading:
+        """One frame through the recognizer, the stabilizer (unless --raw) and the --summary collector."""
+        reading = self.recognizer.recognize(frame.image)
+        if stabilizer is not None:
+            reading = stabilizer.update(frame.image, reading, frame.time_s)
+        if collector is not None:
+            collector.add(reading.text, frame.time_s)
+        return reading
+
+    def _frame_repeat(self, frame: Frame, previous_index: int | None, live: bool, frames_left) -> int:
+        """How many frames of the saved video one annotated frame fills: the frames it stands for (the
+        --every stride, or camera frames dropped while reading), so the file keeps the source's rate and timing."""
+        if live:
+            return 1 if previous_index is None else frame.index - previous_index
+        return max(1, min(self.settings.every, frames_left(frame)))
+
+
+# -- what to read, checked before any output file is created -------------------------------------
+
+def named_file(source: Source, capture_factory: CaptureFactory) -> MediaFile:
+    """The one picture or video named on the command line."""
+    is_video = source.kind is SourceKind.VIDEO
+    if is_video:  # a video that cannot be opened is bad input: fail before writing
+        VideoFrames(source.path, capture_factory=capture_factory).close()
+    return MediaFile(source.path, is_video, Path(source.path.name))
+
+
+def listed_files(source: Source, settings: RunSettings, messages: Messages) -> tuple[list[MediaFile], list[Path]]:
+    """The pictures and videos of a folder or glob, and the other files there (named unless --quiet)."""
+    kind = source.kind
+    listing = list_media(source, settings.recursive)
+    media = listing.media
+    save_dir = settings.save_dir.resolve() if settings.save_dir is not None else None
+    if save_dir is not None and save_dir != listing.root.resolve():
+        # --save into a subfolder of SOURCE: a rerun must not read the last run's annotated copies
+        media = [m for m in media if save_dir not in m.path.resolve().parents]
+    if not media:
+        where = "match" if kind is SourceKind.GLOB else "are in"
+        hint = "" if settings.recursive or kind is SourceKind.GLOB else " (add --recursive to look in subfolders)"
+        raise SourceError(f"no pictures or videos {where} {source.spec}{hint}; {_formats_hint()}")
+    if listing.others and not settings.quiet:
+        names = [str(p.relative_to(source.path)) if kind is SourceKind.FOLDER else str(p) for p in listing.others]
+        shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+        messages.say(f"ignoring {_count(len(names), 'file')} that are neither pictures nor videos: {shown}")
+    return media, listing.others
+
+
+def check_save_folder(save_dir: Path, media: list[MediaFile]) -> None:
+    """--save DIR is made now, not after the first picture was read; no input may be its own annotated copy."""
+    make_folder(save_dir)
+    for item in media:
+        target = save_path(save_dir, item)
+        if target.exists() and target.resolve() == item.path.resolve():
+            raise OutputError(f"--save {save_dir} would overwrite {item.path} with its annotated copy; "
+                              "choose another folder")
+
+
+def save_path(save_dir: Path, item: MediaFile) -> Path:
+    """Where --save puts a picture's or video's annotated copy."""
+    if item.is_video:
+        return save_dir / item.relative.with_suffix(".mp4")
+    return annotated_picture_path(save_dir, item.relative)
+
+
+@dataclass
+class Viewer:
+    """The --show window: shows each picture or frame and answers the keys (quit, pause, snapshot)."""
+    window: object
+    source: Source
+    save_dir: Path | None
+    summary: Summary
+    messages: Messages
+    snapshots: int = 0
+
+    def show(self, annotated, name: str, frame: int, wait_ms: int) -> bool:
         """Shows a picture or frame; True when the user asked to quit."""
         key = self.window.show(annotated, wait_ms)
         while True:
@@ -381,16 +416,18 @@ class Run:
                     continue
             return False
 
-    def _live_stem(self) -> str:
-        return f"camera{self.source.camera_index}" if self.source.kind is SourceKind.CAMERA else "stream"
-
     def _snapshot(self, annotated, name: str, frame: int) -> None:
-        folder = self.settings.save_dir or Path(".")
-        self._snapshots += 1
-        stem = self._live_stem() if self.source.kind.is_live else Path(name).stem
-        path = folder / f"snapshot_{stem}_{frame:06d}_{self._snapshots}.png"
+        folder = self.save_dir or Path(".")
+        self.snapshots += 1
+        stem = live_stem(self.source) if self.source.kind.is_live else Path(name).stem
+        path = folder / f"snapshot_{stem}_{frame:06d}_{self.snapshots}.png"
         write_picture(path, annotated)
         self.messages.say(f"saved snapshot {path}")
+
+
+def live_stem(source: Source) -> str:
+    """The name of a camera's or stream's saved video and snapshots."""
+    return f"camera{source.camera_index}" if source.kind is SourceKind.CAMERA else "stream"
 
 
 def _formats_hint() -> str:
