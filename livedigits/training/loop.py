@@ -181,27 +181,16 @@ def train(config: TrainConfig) -> dict:
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
-    x_train, y_train = mnist.x_train[:-VALIDATION_SIZE], mnist.y_train[:-VALIDATION_SIZE]
-    x_val, y_val = mnist.x_train[-VALIDATION_SIZE:], mnist.y_train[-VALIDATION_SIZE:]
-    x_test, y_test = mnist.x_test, mnist.y_test
+    x_train, y_train, x_val, y_val, x_test, y_test = _splits(mnist, config.quick)
     epochs = config.epochs
     if config.quick:
-        x_train, y_train = x_train[:QUICK_TRAIN], y_train[:QUICK_TRAIN]
-        x_val, y_val = x_val[:QUICK_VAL], y_val[:QUICK_VAL]
-        x_test, y_test = x_test[:QUICK_TEST], y_test[:QUICK_TEST]
         epochs = 1
         config = TrainConfig(**{**asdict(config), "augment": config.augment, "batch_size": 32})
 
     num_classes = NUM_CLASSES if config.arch == "cnn" else NUM_DIGITS
-    x_fit, y_fit = _as_input(x_train), y_train.astype(np.int32)
-    x_v, y_v = _as_input(x_val), y_val.astype(np.int32)
-    if num_classes == NUM_CLASSES:
-        neg_train = make_negatives(x_train, y_train, int(config.negatives_ratio * len(x_train)), config.seed)
-        neg_val = make_negatives(x_val, y_val, int(config.negatives_ratio * len(x_val)), config.seed + 1)
-        x_fit = np.concatenate([x_fit, _as_input(neg_train)])
-        y_fit = np.concatenate([y_fit, np.full(len(neg_train), NOT_A_DIGIT, np.int32)])
-        x_v = np.concatenate([x_v, _as_input(neg_val)])
-        y_v = np.concatenate([y_v, np.full(len(neg_val), NOT_A_DIGIT, np.int32)])
+    ratio = config.negatives_ratio if num_classes == NUM_CLASSES else None
+    x_fit, y_fit = _with_negatives(x_train, y_train, ratio, config.seed)
+    x_v, y_v = _with_negatives(x_val, y_val, ratio, config.seed + 1)
 
     model = build_cnn(num_classes) if config.arch == "cnn" else build_mlp(num_classes)
     train_ds = _dataset(tf, x_fit, y_fit, config, training=config.arch == "cnn")
@@ -228,29 +217,15 @@ def train(config: TrainConfig) -> dict:
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "files": {"keras": keras_path.name, "tflite": tflite_path.name,
                   "tflite_bytes": tflite_path.stat().st_size, "tflite_quantisation": TFLITE_QUANTISATION},
-        "data": {"source": mnist.source, "sha256": mnist.checksums,
-                 "train": len(x_train), "validation": len(x_val), "test": len(x_test),
-                 "validation_split": f"last {len(x_val)} of the training set",
-                 "not_a_digit_examples": {"train": int((y_fit == NOT_A_DIGIT).sum()),
-                                          "kinds": KINDS, "made_from": "training split only"}},
+        "data": _card_data(mnist, len(x_train), len(x_val), len(x_test), y_fit),
         "architecture": {"name": model.name, "layers": [layer.__class__.__name__ for layer in model.layers],
                          "parameters": int(model.count_params()), "multiply_adds_per_digit": multiply_adds(model)},
         "augmentation": config.augment.as_dict() if config.arch == "cnn" else None,
-        "training": {"epochs_run": len(history["loss"]), "epochs_max": epochs, "best_epoch": best_epoch,
-                     "batch_size": config.batch_size, "optimizer": "Adam",
-                     "learning_rate": {"schedule": "cosine", "start": config.learning_rate,
-                                       "end": config.min_learning_rate},
-                     "early_stopping": {"monitor": "val_accuracy, ties to lower val_loss",
-                                        "patience": config.patience, "restore_best_weights": True}, "seed": config.seed, "quick": config.quick,
-                     "fit_seconds": round(fit_seconds, 1), "machine": _machine(),
-                     "history": {k: [round(float(v), 5) for v in vals] for k, vals in history.items()}},
+        "training": _card_training(config, history, epochs, best_epoch, fit_seconds),
         "validation_accuracy": round(float(history["val_accuracy"][best_epoch - 1]), 5),
         "test": {"keras_accuracy": round(float((digit_predictions(keras_probs) == y_test).mean()), 5),
                  **lite["test"]},
-        "inference_contract": {"input_shape": [None, 28, 28, 1], "dtype": "float32", "range": [0.0, 1.0],
-                               "polarity": "white digit on black background",
-                               "preprocessing": "MNIST-style: fit in 20x20 keeping aspect, centre of mass at the centre of 28x28",
-                               "outputs": [str(d) for d in range(NUM_DIGITS)] + (["not_a_digit"] if num_classes == NUM_CLASSES else [])},
+        "inference_contract": _inference_contract(num_classes),
     }
     if config.arch == "cnn" and config.baseline:
         card["baseline_mlp"] = _train_baseline(config, x_train, y_train, x_v[:len(x_val)], y_val, x_t, y_test)
@@ -259,12 +234,67 @@ def train(config: TrainConfig) -> dict:
 
     card_name = "model_card.json" if config.arch == "cnn" else "mlp_card.json"
     (out / card_name).write_text(json.dumps(card, indent=2) + "\n")
-    from ..evaluation.reports import confusion_matrix_png, misclassified_png, training_curves_png
+    from ..evaluation.reports import training_curves_png
     prefix = "" if config.arch == "cnn" else "mlp_"
     training_curves_png(history, out / f"{prefix}training_curves.png", best_epoch)
+    _test_pictures(out, prefix, x_test, y_test, lite)
+    return card
+
+
+def _splits(mnist, quick: bool) -> tuple[np.ndarray, ...]:
+    """x/y of training, validation (the last VALIDATION_SIZE training images) and test; --quick takes a few."""
+    x_train, y_train = mnist.x_train[:-VALIDATION_SIZE], mnist.y_train[:-VALIDATION_SIZE]
+    x_val, y_val = mnist.x_train[-VALIDATION_SIZE:], mnist.y_train[-VALIDATION_SIZE:]
+    x_test, y_test = mnist.x_test, mnist.y_test
+    if quick:
+        x_train, y_train = x_train[:QUICK_TRAIN], y_train[:QUICK_TRAIN]
+        x_val, y_val = x_val[:QUICK_VAL], y_val[:QUICK_VAL]
+        x_test, y_test = x_test[:QUICK_TEST], y_test[:QUICK_TEST]
+    return x_train, y_train, x_val, y_val, x_test, y_test
+
+
+def _with_negatives(x: np.ndarray, y: np.ndarray, ratio: float | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Network inputs and int32 labels; with a ratio, followed by that many synthetic "not a digit"
+    examples per digit, made from these digits."""
+    inputs, labels = _as_input(x), y.astype(np.int32)
+    if ratio is None:
+        return inputs, labels
+    negatives = make_negatives(x, y, int(ratio * len(x)), seed)
+    return (np.concatenate([inputs, _as_input(negatives)]),
+            np.concatenate([labels, np.full(len(negatives), NOT_A_DIGIT, np.int32)]))
+
+
+def _card_data(mnist, train: int, validation: int, test: int, y_fit: np.ndarray) -> dict:
+    return {"source": mnist.source, "sha256": mnist.checksums, "train": train, "validation": validation, "test": test,
+            "validation_split": f"last {validation} of the training set",
+            "not_a_digit_examples": {"train": int((y_fit == NOT_A_DIGIT).sum()),
+                                     "kinds": KINDS, "made_from": "training split only"}}
+
+
+def _card_training(config: TrainConfig, history: dict, epochs: int, best_epoch: int, fit_seconds: float) -> dict:
+    return {"epochs_run": len(history["loss"]), "epochs_max": epochs, "best_epoch": best_epoch,
+            "batch_size": config.batch_size, "optimizer": "Adam",
+            "learning_rate": {"schedule": "cosine", "start": config.learning_rate, "end": config.min_learning_rate},
+            "early_stopping": {"monitor": "val_accuracy, ties to lower val_loss",
+                               "patience": config.patience, "restore_best_weights": True},
+            "seed": config.seed, "quick": config.quick,
+            "fit_seconds": round(fit_seconds, 1), "machine": _machine(),
+            "history": {k: [round(float(v), 5) for v in vals] for k, vals in history.items()}}
+
+
+def _inference_contract(num_classes: int) -> dict:
+    """What the runtime feeds the model and reads from it (livedigits.normalize, livedigits.classify)."""
+    return {"input_shape": [None, 28, 28, 1], "dtype": "float32", "range": [0.0, 1.0],
+            "polarity": "white digit on black background",
+            "preprocessing": "MNIST-style: fit in 20x20 keeping aspect, centre of mass at the centre of 28x28",
+            "outputs": [str(d) for d in range(NUM_DIGITS)] + (["not_a_digit"] if num_classes == NUM_CLASSES else [])}
+
+
+def _test_pictures(out: Path, prefix: str, x_test: np.ndarray, y_test: np.ndarray, lite: dict) -> None:
+    """The exported model's confusion matrix and misclassified digits on the test set."""
+    from ..evaluation.reports import confusion_matrix_png, misclassified_png
     confusion_matrix_png(y_test, lite["predictions"], out / f"{prefix}confusion_matrix.png")
     misclassified_png(x_test, y_test, lite["predictions"], lite["probabilities"], out / f"{prefix}misclassified.png")
-    return card
 
 
 def tflite_results(tflite_path: Path, keras_probs: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
@@ -310,9 +340,7 @@ def reexport(out_dir: str, data: str | None = None, seed: int = 1) -> dict:
     card["test"].update(lite["test"])
     card["exported"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     card_path.write_text(json.dumps(card, indent=2) + "\n")
-    from ..evaluation.reports import confusion_matrix_png, misclassified_png
-    confusion_matrix_png(mnist.y_test, lite["predictions"], out / "confusion_matrix.png")
-    misclassified_png(mnist.x_test, mnist.y_test, lite["predictions"], lite["probabilities"], out / "misclassified.png")
+    _test_pictures(out, "", mnist.x_test, mnist.y_test, lite)
     return card
 
 
