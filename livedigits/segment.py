@@ -524,7 +524,15 @@ def segment(image: np.ndarray, max_candidates: int = MAX_CANDIDATES) -> Segmenta
     segmentation = Segmentation(ink, mask, labels, scale, digit_height=digit_height, inverted=inverted)
     if ids.size == 0:
         return segmentation
+    segmentation.regions = _digit_regions(labels, removed, ids, stats, digit_height, max_candidates)
+    return segmentation
 
+
+def _digit_regions(labels: np.ndarray, removed: np.ndarray, ids: np.ndarray, stats: np.ndarray,
+                   digit_height: float, max_candidates: int) -> list[Region]:
+    """The components that may be digits or parts of one (no line remnants, plausible sizes), merged
+    into digits, at most ``max_candidates``, in text lines and reading order."""
+    h, w = labels.shape
     boxes = [Box(*map(int, s[:4])) for s in stats]
     remnant = _line_remnant_share(labels, removed, ids, stats)
     keep = [i for i, b in enumerate(boxes)
@@ -536,8 +544,7 @@ def segment(image: np.ndarray, max_candidates: int = MAX_CANDIDATES) -> Segmenta
     regions = [r for r in regions if _plausible_digit(r.box, digit_height, h, w)]
     if len(regions) > max_candidates:
         regions = sorted(regions, key=lambda r: -r.box.w * r.box.h)[:max_candidates]
-    segmentation.regions = order_lines(drop_small_in_line(order_lines(regions), digit_height))
-    return segmentation
+    return order_lines(drop_small_in_line(order_lines(regions), digit_height))
 
 
 def _line_remnant_share(labels: np.ndarray, removed: np.ndarray, ids: np.ndarray, stats: np.ndarray) -> np.ndarray:
