@@ -1,8 +1,8 @@
 """Synthetic hand-held videos of written pages, with per-frame ground truth.
 
 Each page is a large sheet (3.2 x 2.4 frames) written with the scene generator's own pen, paper and
-ruling (``livedigits.synthetic.scenes``: MNIST test digits in lines), upright and clean: the camera effects are
-added per frame. A virtual hand-held camera moves over it: it arrives from blank paper or desk,
+ruling (``livedigits.synthetic.scenes``: MNIST test digits in lines), upright and clean: the camera
+effects are added per frame. A virtual hand-held camera moves over it: it arrives from blank paper or desk,
 holds the page with tremor and slow zoom, roll and perspective changes, shakes (motion blur),
 half-leaves the page, flashes, goes darker and lighter, has a shadow pass over, and leaves again;
 pages come one after the other, swapped while the camera looks at blank paper.
