@@ -13,9 +13,22 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def _source(value: str) -> tuple[str, str]:
+    """NAME=PATH of --source, checked (an unknown name or a missing path is a one-line error)."""
+    from livedigits.training.realdata import SOURCE_LOCATIONS
+
+    name, _, path = value.partition("=")
+    if name not in SOURCE_LOCATIONS or not path:
+        raise argparse.ArgumentTypeError(f"expected NAME=PATH with NAME one of {', '.join(SOURCE_LOCATIONS)}")
+    if not os.path.exists(path):
+        raise argparse.ArgumentTypeError(f"source {name}: {path} does not exist")
+    return name, path
+
+
 def main(argv=None) -> int:
     from livedigits.training.data import DataError
     from livedigits.training.loop import TrainConfig, reexport, train
+    from livedigits.training.realdata import SOURCE_LOCATIONS
 
     defaults = TrainConfig()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -29,6 +42,16 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--quick", action="store_true", help="2,000 images, 1 epoch: a smoke test")
     parser.add_argument("--no-baseline", action="store_true", help="skip training the MLP baseline")
+    parser.add_argument("--training-data", metavar="PATH", help="extra training sources (pen digits, sudoku cells, letters); "
+                        "default $LIVEDIGITS_TRAINING, else training/ beside the MNIST folder")
+    parser.add_argument("--realworld", metavar="PATH", help="real-world sources (USPS, cheque digits, sudoku photos); "
+                        "default $LIVEDIGITS_REALWORLD, else realworld/ beside the MNIST folder")
+    parser.add_argument("--source", metavar="NAME=PATH", action="append", default=[], type=_source,
+                        help="where one source lies, if not in its folder above (repeatable); NAME one of "
+                             + ", ".join(SOURCE_LOCATIONS))
+    parser.add_argument("--mnist-only", action="store_true", help="train on MNIST and synthetic non-digits only")
+    parser.add_argument("--mix-cache", metavar="FILE", help="keep the normalised real-data mix in this .npz and reuse it")
+    parser.add_argument("--init", metavar="MODEL", help="start from the weights of this .keras model (fine-tuning)")
     parser.add_argument("--export-only", action="store_true",
                         help="no training: export OUT/digits.keras to TFLite again and update the model card")
     args = parser.parse_args(argv)
@@ -37,7 +60,9 @@ def main(argv=None) -> int:
     else:
         config = TrainConfig(out_dir=args.out, data=args.data, arch=args.arch, epochs=args.epochs,
                              batch_size=args.batch_size, learning_rate=args.lr, patience=args.patience,
-                             seed=args.seed, quick=args.quick, baseline=not args.no_baseline)
+                             seed=args.seed, quick=args.quick, baseline=not args.no_baseline,
+                             training_data=args.training_data, realworld=args.realworld, real_mix=not args.mnist_only,
+                             mix_cache=args.mix_cache, init=args.init, sources=dict(args.source))
         step, summary = (lambda: train(config)), "test accuracy: keras {keras} %, tflite {tflite} %"
     try:
         test = step()["test"]

@@ -12,6 +12,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from livedigits import Recognizer  # noqa: E402
 from livedigits.evaluation.scoring import score_folder  # noqa: E402
+from livedigits.training.realdata import cheque_validation_paths  # noqa: E402
 
 
 def main() -> int:
@@ -24,12 +25,17 @@ def main() -> int:
     kwargs = {} if args.min_confidence is None else {"min_confidence": args.min_confidence}
     recognizer = Recognizer(args.model, **kwargs)
     data = Path(args.data)
-    for folder, mode in (("digit_photos", "read_digit"), ("digit_photos", "recognize"), ("page_photos", "recognize"),
-                         ("cheque_amounts", "recognize"), ("sudoku_photos", "recognize"), ("usps_train", "read_digit")):
+    # the cheques whose digits the model never trained on (split by cheque, as train.py does)
+    held_out = cheque_validation_paths(data / "cheque_amounts")
+    for folder, mode, only in (("digit_photos", "read_digit", None), ("digit_photos", "recognize", None),
+                               ("page_photos", "recognize", None), ("cheque_amounts", "recognize", None),
+                               ("cheque_amounts", "recognize", held_out), ("sudoku_photos", "recognize", None),
+                               ("usps_train", "read_digit", None)):
         started = time.perf_counter()
-        score = score_folder(recognizer, data / folder, mode)
+        score = score_folder(recognizer, data / folder, mode, only=only)
         took = time.perf_counter() - started
-        print(f"{folder:15s} {mode:10s} n={len(score.items):5d} exact={100 * score.exact:6.2f} % "
+        name = folder if only is None else f"{folder} (held-out)"
+        print(f"{name:26s} {mode:10s} n={len(score.items):5d} exact={100 * score.exact:6.2f} % "
               f"CER={100 * score.cer:6.2f} %  ({took:.1f} s)")
         if args.verbose:
             for path, expected, got in score.errors()[:15]:

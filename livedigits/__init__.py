@@ -3,7 +3,7 @@
     import livedigits
     reading = livedigits.recognize(image)          # every digit, its box, confidence and line
     print(reading.text)
-    digit, confidence = livedigits.read_digit(img)  # a picture of one digit
+    digit, confidence = livedigits.read_digit(img)  # a picture of one digit (None: no digit)
     annotated = livedigits.draw(image, reading)
 
 Inference runs on LiteRT; importing livedigits never imports TensorFlow.
@@ -32,6 +32,8 @@ def recognize(image) -> Reading:
     return _shared_recognizer().recognize(image)
 
 
-def read_digit(image) -> tuple[int, float]:
-    """(digit, confidence) for a picture holding one digit: any size, grey/BGR/BGRA, uint8/uint16, either polarity."""
+def read_digit(image) -> tuple[int | None, float]:
+    """(digit, confidence) for a picture holding one digit: any size, grey/BGR/BGRA, uint8/uint16, either
+    polarity. ``(None, p)`` when it holds no digit (blank, a letter, a scrap): ``p`` is the probability
+    of "not a digit"."""
     return _shared_recognizer().read_digit(image)

@@ -87,12 +87,12 @@ def to_mnist(ink: np.ndarray, thicken: bool = True) -> np.ndarray:
 
 
 def center_of_mass_shift(image: np.ndarray) -> np.ndarray:
-    """Translate so that the intensity centre of mass is at the image centre."""
+    """Translate so that the intensity centre of mass is where MNIST puts it: (14, 14) of 28x28."""
     moments = cv2.moments(image)
     if moments["m00"] <= 0:
         return image
     cx, cy = moments["m10"] / moments["m00"], moments["m01"] / moments["m00"]
-    centre = (image.shape[0] - 1) / 2.0
+    centre = image.shape[0] / 2.0  # MNIST's own convention: (14, 14) of 28x28, not 13.5
     shift = np.float32([[1, 0, centre - cx], [0, 1, centre - cy]])
     moved = cv2.warpAffine(image, shift, image.shape[::-1], flags=cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)

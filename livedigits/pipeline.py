@@ -10,7 +10,7 @@ import numpy as np
 
 from .classify import NOT_A_DIGIT, NUM_DIGITS, Classifier
 from .normalize import to_mnist
-from .segment import Box, Region, Segmentation, binarize, ink_map, segment, working_gray
+from .segment import MIN_INK_CONTRAST, Box, Region, Segmentation, binarize, ink_levels, ink_map, segment, working_gray
 
 # Chosen from measurements (see README "Confidence threshold"): rejects most non-digit blobs
 # while keeping nearly all real digits on the synthetic scenes and the real-photo dev sets.
@@ -123,51 +123,158 @@ class Recognizer:
                         for b, d, c, line, top3, probs in kept])
 
     # -- pictures of one digit --------------------------------------------------------------------
-    def read_digit(self, image: np.ndarray) -> tuple[int, float]:
-        """The digit in a picture that holds one; confidence is over the ten digits."""
-        probs = self.digit_probabilities(image)
-        digit = int(np.argmax(probs))
-        return digit, float(probs[digit])
+    def read_digit(self, image: np.ndarray) -> tuple[int | None, float]:
+        """The digit in a picture that holds one, and its confidence over the ten digits; or
+        ``(None, p)`` when the picture holds no digit (blank paper, a letter, a scrap), ``p`` being
+        the probability of "not a digit" (1.0 for a picture with no ink at all)."""
+        return self.read_digits([image])[0]
 
     def digit_probabilities(self, image: np.ndarray) -> np.ndarray:
-        crop = single_digit_crop(image)
-        probs = self.classifier.predict(to_mnist(crop)[None, ..., None])[0][:NUM_DIGITS]
-        return probs / max(float(probs.sum()), _LOG_FLOOR)
+        """The classifier's outputs for a picture of one digit: ten digits, then "not a digit"."""
+        return self._single_probabilities([image])[0]
 
-    def read_digits(self, images: list[np.ndarray]) -> list[tuple[int, float]]:
-        """Many one-digit pictures in one classifier call."""
-        batch = np.stack([to_mnist(single_digit_crop(im)) for im in images])[..., None]
-        probs = self.classifier.predict_in_chunks(batch)[:, :NUM_DIGITS]
-        probs /= np.maximum(probs.sum(axis=1, keepdims=True), _LOG_FLOOR)
-        return [(int(p.argmax()), float(p.max())) for p in probs]
+    def read_digits(self, images: list[np.ndarray]) -> list[tuple[int | None, float]]:
+        """Many one-digit pictures in one classifier call; each answer as ``read_digit``'s."""
+        return [digit_from_probabilities(probs) for probs in self._single_probabilities(images)]
+
+    def _single_probabilities(self, images: list[np.ndarray]) -> np.ndarray:
+        """(N, 11) probabilities: every polarity reading of every picture in one call, the most
+        confident kept per picture; a picture with no ink is "not a digit" for sure."""
+        crops, owners = [], []
+        for index, image in enumerate(images):
+            for crop in single_digit_crops(image):
+                crops.append(to_mnist(crop))
+                owners.append(index)
+        result = np.zeros((len(images), NUM_DIGITS + 1), np.float32)
+        result[:, NOT_A_DIGIT] = 1.0
+        if not crops:
+            return result
+        probs = self.classifier.predict_in_chunks(np.stack(crops)[..., None])
+        best = np.full(len(images), -1.0)
+        for owner, p in zip(owners, probs):
+            score = float(p[:NUM_DIGITS].max())
+            if score > best[owner]:
+                best[owner], result[owner] = score, p[:NUM_DIGITS + 1]
+        return result
 
 
-def single_digit_crop(image: np.ndarray) -> np.ndarray:
-    """Ink of the one digit in a picture: the heaviest component plus the pieces around it."""
+def digit_from_probabilities(probabilities: np.ndarray) -> tuple[int | None, float]:
+    """The classifier's 11 outputs for one digit's picture -> ``read_digit``'s answer: the digit
+    and its probability among the ten digits, or (None, probability of "not a digit")."""
+    best = int(np.argmax(probabilities[:NUM_DIGITS + 1]))
+    if best == NOT_A_DIGIT:
+        return None, float(probabilities[NOT_A_DIGIT])
+    return best, float(probabilities[best] / max(float(probabilities[:NUM_DIGITS].sum()), _LOG_FLOOR))
+
+
+# A picture with less contrast than this between paper and its darkest ink holds no writing at
+# all (blank paper, a black square): about 4 grey levels in 255 after the shading is removed.
+_BLANK_CONTRAST = 0.06 * 255
+# Pencil on a small scan can be far fainter than the page reader's floor (0.16): for one digit the
+# floor follows the picture's own ink, down to this share of its darkest strokes.
+_FAINT_INK_SHARE = 0.35
+# A component lying along the picture's edge that is this thin across it is a box border or a grid
+# line, not a stroke of the digit (share of the picture's side).
+_BORDER_LINE = 0.15
+_EDGE_WEIGHT = 0.5
+_UNIFORM = True
+
+
+def single_digit_crops(image: np.ndarray) -> list[np.ndarray]:
+    """The digit's ink in a picture of one digit, once per plausible polarity (two readings when
+    the picture's border does not say whether the paper is light or dark; none when it is blank)."""
     gray, scale = working_gray(image)
-    ink, _ = ink_map(gray, uniform_paper=scale > 2)
-    mask = binarize(ink)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    if count <= 1:
-        return ink
+    readings = []
+    for inverted in paper_polarities(gray):
+        crop = single_digit_crop(255 - gray if inverted else gray, scale)
+        if crop is not None:
+            readings.append(crop)
+    return readings
+
+
+def paper_polarities(gray: np.ndarray) -> tuple[bool, ...]:
+    """Is the paper dark (light ink)? Paper surrounds a digit, so the border's level is the
+    paper's; ink is the tail of the histogram farther from it. (The whole picture's median fails on
+    tight crops, where ink covers half of it.) Both answers when neither tail clearly wins."""
+    h, w = gray.shape
+    ring = max(1, round(0.2 * min(h, w)))  # wide enough that a box border in it is a minority
+    border = np.concatenate([gray[:ring].ravel(), gray[-ring:].ravel(), gray[:, :ring].ravel(), gray[:, -ring:].ravel()])
+    paper = float(np.median(border))
+    low, high = np.percentile(gray[::2, ::2] if gray.size > 40000 else gray, (1, 99))
+    darker, lighter = paper - low, high - paper
+    if max(darker, lighter) < _BLANK_CONTRAST:
+        return (False,)
+    if darker > 1.5 * lighter:
+        return (False,)
+    if lighter > 1.5 * darker:
+        return (True,)
+    return (False, True)
+
+
+def single_digit_crop(gray: np.ndarray, scale: float) -> np.ndarray | None:
+    """Ink of the one digit in a grey picture of dark ink on lighter paper: the component that
+    weighs most (heavy, central, not a border line along the edge) plus the pieces around it.
+    None when the picture holds no ink, or nothing but box borders and grid lines."""
+    ink, _ = ink_map(gray, uniform_paper=_UNIFORM and scale > 2, polarity=False)
+    for attempt in range(2):
+        peak = float(np.percentile(ink, 99.5))
+        if peak < _BLANK_CONTRAST:
+            return None
+        threshold, faint = ink_levels(ink, floor=min(MIN_INK_CONTRAST * 255, _FAINT_INK_SHARE * peak))
+        mask = binarize(ink, levels=(threshold, faint))
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        if count <= 1:
+            return None
+        border_line = _border_lines(labels, stats[1:])
+        if attempt == 0 and border_line.any():
+            # A dark box border sets the ink levels: a faint digit inside it falls under them.
+            # Erase the border and look again with levels of the rest of the picture.
+            erase = np.isin(labels, 1 + np.flatnonzero(border_line)).astype(np.uint8)
+            grow = max(5, round(0.03 * min(ink.shape)))  # the border's blurred edges too
+            ink = np.where(cv2.dilate(erase, np.ones((grow, grow), np.uint8)) > 0, 0, ink).astype(np.uint8)
+            continue
+        break
     h, w = mask.shape
-    areas = stats[1:, cv2.CC_STAT_AREA].astype(np.float64)
+    x, y, bw, bh, areas = (stats[1:, k].astype(np.float64) for k in range(5))
     # prefer heavy components near the centre: photo borders and shadows sit at the edges
-    cx = (stats[1:, 0] + stats[1:, 2] / 2) / w - 0.5
-    cy = (stats[1:, 1] + stats[1:, 3] / 2) / h - 0.5
-    touches_all = (stats[1:, 2] > 0.98 * w) & (stats[1:, 3] > 0.98 * h)
-    weight = areas * (1.0 - np.clip(np.hypot(cx, cy), 0, 0.7)) * np.where(touches_all, 0.05, 1.0)
+    cx, cy = (x + bw / 2) / w - 0.5, (y + bh / 2) / h - 0.5
+    at_edge = (x <= 0) | (y <= 0) | (x + bw >= w) | (y + bh >= h)
+    touches_all = (bw > 0.98 * w) & (bh > 0.98 * h)
+    weight = areas * (1.0 - np.clip(np.hypot(cx, cy), 0, 0.7)) * np.where(at_edge, _EDGE_WEIGHT, 1.0)
+    weight = np.where(touches_all, 0.1 * weight, weight)
+    weight = np.where(border_line, 0.02 * weight, weight)
     main = int(np.argmax(weight))
-    x, y, bw, bh = stats[1 + main, :4]
-    margin = 0.35 * max(bw, bh)
+    if border_line[main]:  # nothing but box borders and grid lines: an empty box
+        return None
+    mx, my, mw, mh = x[main], y[main], bw[main], bh[main]
+    margin = 0.35 * max(mw, mh)
     keep = [1 + main]
     for k in range(len(areas)):
-        if k == main or areas[k] < 0.02 * areas[main]:
+        if k == main or areas[k] < 0.02 * areas[main] or border_line[k]:
             continue
-        kx, ky, kw, kh = stats[1 + k, :4]
-        if kx + kw > x - margin and kx < x + bw + margin and ky + kh > y - margin and ky < y + bh + margin:
+        if x[k] + bw[k] > mx - margin and x[k] < mx + mw + margin and y[k] + bh[k] > my - margin and y[k] < my + mh + margin:
             keep.append(1 + k)
     return np.where(np.isin(labels, keep), ink, 0).astype(np.uint8)
+
+
+def _border_lines(labels: np.ndarray, stats: np.ndarray) -> np.ndarray:
+    """Which components (rows of ``stats``, background excluded) are box borders or grid lines:
+    thin along an edge, or corners and frames lying almost all along two or more edges. (A tight
+    crop's digit touches the edges too, but fills much more of its box than a frame does.)"""
+    h, w = labels.shape
+    x, y, bw, bh, areas = (stats[:, k].astype(np.float64) for k in range(5))
+    at_edge = (x <= 0) | (y <= 0) | (x + bw >= w) | (y + bh >= h)
+    border_line = (((bh < _BORDER_LINE * h) & ((y <= 0) | (y + bh >= h)) & (bw > 0.5 * w))
+                   | ((bw < _BORDER_LINE * w) & ((x <= 0) | (x + bw >= w)) & (bh > 0.5 * h)))
+    for k in np.flatnonzero(at_edge & ~border_line & (areas < 0.3 * bw * bh)):
+        sides = (x[k] <= 0, y[k] <= 0, x[k] + bw[k] >= w, y[k] + bh[k] >= h)
+        if sum(sides) >= 2:
+            ys, xs = np.nonzero(labels == k + 1)
+            band_x, band_y = _BORDER_LINE * w, _BORDER_LINE * h
+            near = ((sides[0] & (xs < band_x)) | (sides[1] & (ys < band_y))
+                    | (sides[2] & (xs >= w - band_x)) | (sides[3] & (ys >= h - band_y)))
+            border_line[k] = near.mean() > 0.8
+    return border_line
 
 
 @dataclass

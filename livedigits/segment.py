@@ -135,14 +135,15 @@ def grey_levels(gray: np.ndarray, shares: tuple[float, ...], where: np.ndarray |
     return [int(np.searchsorted(cumulative, share * cumulative[-1])) for share in shares]
 
 
-def ink_map(gray: np.ndarray, uniform_paper: bool = False) -> tuple[np.ndarray, bool]:
+def ink_map(gray: np.ndarray, uniform_paper: bool = False, polarity: bool = True) -> tuple[np.ndarray, bool]:
     """Grey -> (ink, inverted): ink is how much darker each pixel is than its local paper (0-255).
 
     Dividing by an estimate of the paper brightness removes shadows, gradients and paper colour.
     ``uniform_paper`` (small scans, enlarged to the working scale) uses one paper level instead.
-    A page lying on a much darker desk is found, and ink outside it is ignored.
+    A page lying on a much darker desk is found, and ink outside it is ignored. With
+    ``polarity=False`` the ink is taken to be darker than the paper (the caller decided).
     """
-    inverted = is_dark_background(gray)
+    inverted = polarity and is_dark_background(gray)
     if inverted:
         gray = 255 - gray
     h, w = gray.shape
@@ -229,10 +230,10 @@ def _otsu(image: np.ndarray, mask: np.ndarray | None = None) -> float:
     return float(np.argmax(between))
 
 
-def ink_levels(ink: np.ndarray) -> tuple[float, float]:
+def ink_levels(ink: np.ndarray, floor: float = MIN_INK_CONTRAST * 255) -> tuple[float, float]:
     """(sure, faint) ink levels: global Otsu on the illumination-free ink map, never below a
-    minimum contrast; the faint level is where strokes may grow into and lines are looked for."""
-    floor = MIN_INK_CONTRAST * 255
+    minimum contrast (``floor``, 0-255); the faint level is where strokes may grow into and lines
+    are looked for."""
     threshold = max(_otsu(ink), floor)
     faint = max(0.5 * threshold, 0.7 * floor)
     sure = _above(ink, threshold)

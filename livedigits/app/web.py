@@ -6,6 +6,9 @@
     POST /api/recognize    a picture as a multipart file field ``image``, or JSON {"image": "data:image/png;base64,..."}
                            -> {"text", "digits": [{x, y, w, h, digit, confidence, line,
                                top3: [{digit, probability}, ...]}], "image": annotated PNG data URL, "width", "height"}
+    POST /api/digit        a picture of ONE digit (a box, a cell, a drawing), sent the same ways
+                           -> {"digit": 0-9 or null when it holds no digit, "confidence",
+                               "not_a_digit": probability, "probabilities": [ten digits]}
     GET  /api/health       {"status": "ok", "model": name, "test_accuracy": ..., ...}
 
 It reads with the same Recognizer as the command (no recognition of its own). Bad input is answered with
@@ -30,9 +33,9 @@ import numpy as np
 from flask import Flask, Request, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from ..classify import ModelError
+from ..classify import NOT_A_DIGIT, NUM_DIGITS, ModelError
 from ..overlay import draw
-from ..pipeline import DEFAULT_MIN_CONFIDENCE, Reading, Recognizer
+from ..pipeline import DEFAULT_MIN_CONFIDENCE, Reading, Recognizer, digit_from_probabilities
 from ..sources import is_truncated
 from .cli import _probability, number_in  # the same checks as the command line
 
@@ -96,6 +99,16 @@ def create_app(recognizer: Recognizer | None = None) -> Flask:
         with lock:
             reading = recognizer.recognize(image)
         return jsonify(answer(image, reading))
+
+    @app.post("/api/digit")
+    def digit():
+        try:
+            image = decode_picture(picture_bytes(request), allow_blank=True)
+        except BadPicture as err:
+            return jsonify(error=str(err)), err.status
+        with lock:
+            probabilities = recognizer.digit_probabilities(image)
+        return jsonify(digit_answer(probabilities))
 
     @app.after_request
     def security_headers(response):
@@ -182,8 +195,9 @@ def from_data_url(text: str) -> bytes:
         raise BadPicture("the picture's base64 is damaged") from None
 
 
-def decode_picture(data: bytes) -> np.ndarray:
-    """BGR uint8 picture from encoded bytes, decoded in memory; transparency is put on white paper."""
+def decode_picture(data: bytes, allow_blank: bool = False) -> np.ndarray:
+    """BGR uint8 picture from encoded bytes, decoded in memory; transparency is put on white paper.
+    A blank picture is refused unless ``allow_blank`` (for one digit, "no digit" is an answer)."""
     if not data:
         raise BadPicture("the picture is empty (0 bytes)")
     if len(data) > MAX_PICTURE_BYTES:
@@ -205,7 +219,7 @@ def decode_picture(data: bytes) -> np.ndarray:
     if image.shape[0] * image.shape[1] > MAX_PIXELS:
         raise BadPicture(f"the picture has more than {MAX_PIXELS // 1_000_000} megapixels", 413)
     image = on_white(image, unchanged)
-    if float(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).std()) < BLANK_STD:
+    if not allow_blank and float(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).std()) < BLANK_STD:
         raise BadPicture("no digits found: the picture is blank (an empty canvas?); draw or upload some digits")
     return image
 
@@ -244,6 +258,16 @@ def declared_size(data: bytes) -> tuple[int, int] | None:
 
 
 # -- output ----------------------------------------------------------------------------------------
+
+def digit_answer(probabilities: np.ndarray) -> dict:
+    """The answer for a picture of one digit, as ``Recognizer.read_digit`` gives it, with the
+    probabilities behind it."""
+    digit, confidence = digit_from_probabilities(probabilities)
+    digits = probabilities[:NUM_DIGITS] / max(float(probabilities[:NUM_DIGITS].sum()), 1e-6)
+    return {"digit": digit, "confidence": round(confidence, 4),
+            "not_a_digit": round(float(probabilities[NOT_A_DIGIT]), 4),
+            "probabilities": [round(float(p), 4) for p in digits]}
+
 
 def answer(image: np.ndarray, reading: Reading) -> dict:
     """The JSON answer: the JSONL record's text and digits (each with its top 3), and the annotated picture."""

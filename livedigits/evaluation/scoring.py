@@ -130,23 +130,26 @@ def rotate_ccw(image: np.ndarray, degrees: int) -> np.ndarray:
     return image if code is None else cv2.rotate(image, code)
 
 
-def score_folder(recognizer, folder: str | Path, mode: str = "recognize", limit: int | None = None) -> TextScore:
-    """Read every picture listed in ``folder/labels.csv`` and score it against its label.
+def score_folder(recognizer, folder: str | Path, mode: str = "recognize", limit: int | None = None,
+                 only: set[str] | None = None) -> TextScore:
+    """Read every picture listed in ``folder/labels.csv`` (or those of them named in ``only``) and
+    score it against its label.
 
-    mode "read_digit" reads each picture as one digit (batched); "recognize" reads all digits.
-    A ``rotate_ccw_deg_to_upright`` column, when present, turns pictures upright first.
+    mode "read_digit" reads each picture as one digit (batched; "no digit" reads as an empty
+    string); "recognize" reads all digits. A ``rotate_ccw_deg_to_upright`` column, when present,
+    turns pictures upright first.
     """
     import cv2
 
     folder = Path(folder)
-    rows = read_labels(folder / "labels.csv")[:limit]
+    rows = [row for row in read_labels(folder / "labels.csv") if only is None or row["relative_path"] in only][:limit]
     score = TextScore()
     images = (rotate_ccw(cv2.imread(str(folder / row["relative_path"]), cv2.IMREAD_UNCHANGED),
                          int(row.get("rotate_ccw_deg_to_upright") or 0)) for row in rows)
     if mode == "read_digit":
         images = list(images)
         for row, (digit, _) in zip(rows, recognizer.read_digits(images)):
-            score.add(row["relative_path"], row["label"], str(digit))
+            score.add(row["relative_path"], row["label"], "" if digit is None else str(digit))
         return score
     for row, image in zip(rows, images):
         score.add(row["relative_path"], row["label"], recognizer.recognize(image).text)

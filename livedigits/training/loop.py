@@ -1,7 +1,10 @@
-"""Train the digit CNN on MNIST (+ synthetic non-digits), export it for LiteRT, write the model card.
+"""Train the digit CNN, export it for LiteRT, write the model card.
 
-Split: the first 55,000 training images train, the last 5,000 validate (early stopping, learning
-rate schedule, best epoch); the 10,000 test images are used once, for the final report.
+Data: MNIST, synthetic non-digits, and the real-data mix (mix.py: European pen digits, USPS,
+cheque digits, sudoku cells, printed digits, letters and blank cells as non-digits, hard cases).
+Split: the first 55,000 MNIST training images train, the last 5,000 validate (early stopping,
+learning rate schedule, best epoch); each real source's held-out groups are only reported; the
+10,000 MNIST test images are used once, for the final report.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ import numpy as np
 from ..classify import NOT_A_DIGIT, NUM_CLASSES, NUM_DIGITS
 from .augment import AugmentSettings
 from .data import load_mnist
+from .mix import HARD_CASES, REPEATS, hard_cases
 from .negatives import KINDS, make_negatives
 
 VALIDATION_SIZE = 5000
@@ -39,6 +43,12 @@ class TrainConfig:
     seed: int = 1
     quick: bool = False
     baseline: bool = True           # also train the MLP baseline for the model card
+    training_data: str | None = None  # ../shared/data/training: pen digits, sudoku cells, letters
+    realworld: str | None = None      # ../shared/data/realworld: USPS, cheque digits, sudoku photos
+    real_mix: bool = True           # add the real sources found there (see mix.py)
+    sources: dict = field(default_factory=dict)  # source name -> path, where one lies elsewhere
+    mix_cache: str | None = None    # .npz: the normalised mix, reused when it exists
+    init: str | None = None         # start from these weights (.keras) instead of random ones
     augment: AugmentSettings = field(default_factory=AugmentSettings)
 
 
@@ -192,7 +202,11 @@ def train(config: TrainConfig) -> dict:
     x_fit, y_fit = _with_negatives(x_train, y_train, ratio, config.seed)
     x_v, y_v = _with_negatives(x_val, y_val, ratio, config.seed + 1)
 
+    x_fit, y_fit, mix = _with_real_mix(config, x_train, y_train, x_fit, y_fit)
+
     model = build_cnn(num_classes) if config.arch == "cnn" else build_mlp(num_classes)
+    if config.init:
+        model.set_weights(keras.models.load_model(config.init, compile=False).get_weights())
     train_ds = _dataset(tf, x_fit, y_fit, config, training=config.arch == "cnn")
     if config.arch != "cnn":  # the tutorial baseline trains on plain MNIST
         train_ds = _dataset(tf, x_fit, y_fit, config, training=False)
@@ -227,6 +241,11 @@ def train(config: TrainConfig) -> dict:
                  **lite["test"]},
         "inference_contract": _inference_contract(num_classes),
     }
+    if mix is not None:
+        card["data"]["real_mix"] = _card_real_mix(mix)
+        card["validation_by_source"] = per_source_results(tflite_path, mix.validation)
+    if config.init:
+        card["training"]["initial_weights"] = str(config.init)
     if config.arch == "cnn" and config.baseline:
         card["baseline_mlp"] = _train_baseline(config, x_train, y_train, x_v[:len(x_val)], y_val, x_t, y_test)
     card["training"]["total_seconds"] = round(time.time() - started, 1)
@@ -295,6 +314,66 @@ def _test_pictures(out: Path, prefix: str, x_test: np.ndarray, y_test: np.ndarra
     from ..evaluation.reports import confusion_matrix_png, misclassified_png
     confusion_matrix_png(y_test, lite["predictions"], out / f"{prefix}confusion_matrix.png")
     misclassified_png(x_test, y_test, lite["predictions"], lite["probabilities"], out / f"{prefix}misclassified.png")
+
+
+def _with_real_mix(config: TrainConfig, x_train, y_train, x_fit, y_fit):
+    """The training inputs plus the real-data mix and hard cases made from all training digits
+    (CNN runs only; not with --quick or --mnist-only). Returns x, y and the mix (or None)."""
+    if config.arch != "cnn" or not config.real_mix or config.quick:
+        return x_fit, y_fit, None
+    mix = load_or_build_mix(config)
+    hard_x, hard_y = hard_cases(np.concatenate([x_train, mix.x]), np.concatenate([y_train, mix.y]),
+                                HARD_CASES, config.seed)
+    return (np.concatenate([x_fit, _as_input(mix.x), _as_input(hard_x)]),
+            np.concatenate([y_fit, mix.y.astype(np.int32), hard_y]), mix)
+
+
+def _card_real_mix(mix) -> dict:
+    return {"training_examples": mix.counts, "repeats": REPEATS, "hard_cases": HARD_CASES,
+            "skipped": mix.skipped,
+            "split": "by writer, form, puzzle, card or cheque (training/realdata.py in_validation); "
+                     "held-out parts never trained on nor used to choose the epoch"}
+
+
+def load_or_build_mix(config: TrainConfig):
+    """The real-data mix, from ``config.mix_cache`` when it exists (normalising ~60,000 pictures
+    takes minutes), else built from the source folders and cached there."""
+    from .realdata import shared_data_paths, source_paths
+    from .mix import Mix, build_mix
+
+    cache = Path(config.mix_cache) if config.mix_cache else None
+    if cache is not None and cache.is_file():
+        with np.load(cache, allow_pickle=True) as data:
+            return Mix(data["x"], data["y"], data["counts"].item(), data["validation"].item(), list(data["skipped"]))
+    default_training, default_realworld = shared_data_paths(config.data)
+    training = Path(config.training_data) if config.training_data else default_training
+    realworld = Path(config.realworld) if config.realworld else default_realworld
+    mix = build_mix(source_paths(training, realworld, config.sources), config.seed)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cache, x=mix.x, y=mix.y, counts=np.array(mix.counts, dtype=object),
+                 validation=np.array(mix.validation, dtype=object), skipped=np.array(mix.skipped))
+    return mix
+
+
+def per_source_results(tflite_path: Path, validation: dict) -> dict:
+    """Accuracy and confusion matrix (rows: truth 0-9 then "not a digit"; columns: answer) of the
+    exported model on each source's held-out part."""
+    from .classify import Classifier
+
+    classifier = Classifier(tflite_path)
+    results = {}
+    for name, (x, y) in validation.items():
+        probs = classifier.predict_in_chunks(_as_input(x))
+        answer = probs.argmax(1)
+        confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), int)
+        np.add.at(confusion, (np.asarray(y, int), answer), 1)
+        digits = np.asarray(y) < NUM_DIGITS
+        results[name] = {"examples": int(len(y)), "digits": int(digits.sum()),
+                         "digit_accuracy": round(float((answer[digits] == np.asarray(y)[digits]).mean()), 5) if digits.any() else None,
+                         "accuracy_all_classes": round(float((answer == np.asarray(y)).mean()), 5),
+                         "confusion": confusion.tolist()}
+    return results
 
 
 def tflite_results(tflite_path: Path, keras_probs: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,

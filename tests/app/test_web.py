@@ -155,6 +155,25 @@ def test_drawn_digit_is_read_with_its_top3(client):
     assert body["digits"][0]["top3"][0]["digit"] == 7
 
 
+def test_one_digit_api_reads_a_drawn_digit(client):
+    body = client.post("/api/digit", json={"image": data_url(png(drawing(SEVEN)))}).json
+    assert body["digit"] == 7 and body["confidence"] > 0.5
+    assert len(body["probabilities"]) == 10 and body["not_a_digit"] < 0.5
+
+
+@pytest.mark.parametrize("image", [np.full((64, 64, 3), 255, np.uint8), np.zeros((30, 40, 3), np.uint8)],
+                         ids=["white", "black"])
+def test_one_digit_api_says_no_digit_for_a_blank_picture(client, image):
+    answer = client.post("/api/digit", data={"image": (io.BytesIO(png(image)), "blank.png")},
+                         content_type="multipart/form-data")
+    assert answer.status_code == 200
+    assert answer.json["digit"] is None and answer.json["not_a_digit"] == 1.0
+
+
+def test_one_digit_api_refuses_what_is_not_a_picture(client):
+    assert_json_error(client.post("/api/digit", json={"image": data_url(b"not a picture")}), 400)
+
+
 def test_transparent_drawing_is_read_as_ink_on_white(client):
     # black strokes on a transparent background: dropping alpha would give black on black
     bgra = np.zeros((400, 400, 4), np.uint8)

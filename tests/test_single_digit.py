@@ -1,0 +1,107 @@
+"""The single-digit normaliser on constructed cases: polarity from the border, an adaptive ink
+floor, border lines weighed down, MNIST's centre of mass, and "no digit" for blank pictures."""
+import cv2
+import numpy as np
+import pytest
+
+from livedigits import Recognizer
+from livedigits.normalize import to_mnist
+from livedigits.pipeline import paper_polarities, single_digit_crops
+
+CASES = range(30)
+
+
+@pytest.fixture(scope="module")
+def recognizer():
+    return Recognizer()
+
+
+def tight_white_on_black(digit: np.ndarray) -> np.ndarray:
+    """A postal-style crop: white ink on black, cut to the ink, 16x16 (ink covers about half)."""
+    rows, cols = np.flatnonzero(digit.max(1) > 40), np.flatnonzero(digit.max(0) > 40)
+    tight = digit[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    return cv2.resize(tight, (16, 16), interpolation=cv2.INTER_AREA)
+
+
+def faint_in_box(digit: np.ndarray, contrast: float = 0.10) -> np.ndarray:
+    """A pencil digit of low contrast inside a dark box border, as on a scanned answer sheet."""
+    box = np.full((64, 64), 235.0, np.float32)
+    ink = cv2.resize(digit, (40, 40), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255
+    box[12:52, 12:52] -= 235 * contrast * ink
+    cv2.rectangle(box, (1, 1), (62, 62), 40, 2)
+    return np.clip(box, 0, 255).astype(np.uint8)
+
+
+def touching_edge(digit: np.ndarray) -> np.ndarray:
+    """A digit cut so that its left side touches the picture's edge, a ruled line on the right."""
+    page = np.full((48, 48), 225.0, np.float32)
+    rows, cols = np.flatnonzero(digit.max(1) > 40), np.flatnonzero(digit.max(0) > 40)
+    tight = cv2.resize(digit[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], (24, 34)).astype(np.float32) / 255
+    page[7:41, 0:24] -= 190 * tight
+    page[:, 44:46] = 60  # a border line along the right edge, away from the digit
+    return np.clip(page, 0, 255).astype(np.uint8)
+
+
+def share_right(recognizer, mnist, make) -> float:
+    pictures = [make(mnist.x_test[i]) for i in CASES]
+    answers = recognizer.read_digits(pictures)
+    return float(np.mean([digit == mnist.y_test[i] for i, (digit, _) in zip(CASES, answers)]))
+
+
+def test_tight_white_on_black_crops_are_read_inverted(recognizer, mnist):
+    for i in CASES:
+        assert True in paper_polarities(tight_white_on_black(mnist.x_test[i]))
+    assert share_right(recognizer, mnist, tight_white_on_black) >= 0.9
+
+
+def test_dark_ink_on_light_paper_is_one_reading(mnist):
+    paper = 255 - tight_white_on_black(mnist.x_test[0])
+    framed = cv2.copyMakeBorder(paper, 6, 6, 6, 6, cv2.BORDER_CONSTANT, value=255)
+    assert paper_polarities(framed) == (False,)
+
+
+def test_faint_pencil_digit_inside_a_box_border(recognizer, mnist):
+    crops = single_digit_crops(faint_in_box(mnist.x_test[0]))
+    assert crops, "the faint digit was lost under the contrast floor"
+    assert share_right(recognizer, mnist, faint_in_box) >= 0.9
+
+
+def test_box_border_is_not_part_of_the_digit(mnist):
+    normalised = to_mnist(single_digit_crops(faint_in_box(mnist.x_test[1], contrast=0.5))[0])
+    reference = to_mnist(mnist.x_test[1])
+    assert np.abs(normalised - reference).mean() < 0.12  # a border would fill the 28x28's rim
+
+
+def test_digit_touching_the_edge(recognizer, mnist):
+    assert share_right(recognizer, mnist, touching_edge) >= 0.9
+
+
+def test_centre_of_mass_is_mnists():
+    image = to_mnist(cv2.circle(np.zeros((90, 90), np.uint8), (30, 60), 12, 255, -1))
+    moments = cv2.moments(image)
+    assert moments["m10"] / moments["m00"] == pytest.approx(14.0, abs=0.15)
+    assert moments["m01"] / moments["m00"] == pytest.approx(14.0, abs=0.15)
+
+
+BLANKS = {
+    "white": np.full((64, 64), 255, np.uint8),
+    "black": np.zeros((64, 64), np.uint8),
+    "one pixel": np.full((1, 1), 128, np.uint8),
+    "plain paper": (np.full((120, 90), 214, np.float32) + np.linspace(0, 12, 90)[None, :]
+                    + np.random.default_rng(1).normal(0, 1.5, (120, 90))).clip(0, 255).astype(np.uint8),
+    "noise": np.random.default_rng(2).integers(0, 256, (64, 64)).astype(np.uint8),
+    "colour noise": np.random.default_rng(3).integers(0, 256, (48, 48, 3)).astype(np.uint8),
+    "empty box": cv2.rectangle(np.full((64, 64), 230, np.uint8), (2, 2), (61, 61), 30, 3),
+}
+
+
+@pytest.mark.parametrize("name", list(BLANKS))
+def test_blank_pictures_hold_no_digit(recognizer, name):
+    digit, not_a_digit = recognizer.read_digit(BLANKS[name])
+    assert digit is None, f"{name} read as {digit}"
+    assert 0.5 <= not_a_digit <= 1.0
+
+
+def test_no_ink_at_all_is_certainly_no_digit(recognizer):
+    assert recognizer.read_digit(BLANKS["white"]) == (None, 1.0)
+    assert recognizer.digit_probabilities(BLANKS["black"])[10] == 1.0
