@@ -10,7 +10,8 @@ import numpy as np
 
 from .classify import NOT_A_DIGIT, NUM_DIGITS, Classifier
 from .normalize import to_mnist
-from .segment import MIN_INK_CONTRAST, Box, Region, Segmentation, binarize, ink_levels, ink_map, segment, working_gray
+from .segment import (MIN_INK_CONTRAST, Box, Region, Segmentation, at_working_scale, binarize, ink_levels, ink_map,
+                      is_noise, segment, to_gray)
 
 # Chosen from measurements (see README "Confidence threshold"): rejects most non-digit blobs
 # while keeping nearly all real digits on the synthetic scenes and the real-photo dev sets.
@@ -183,7 +184,10 @@ _UNIFORM = True
 def single_digit_crops(image: np.ndarray) -> list[np.ndarray]:
     """The digit's ink in a picture of one digit, once per plausible polarity (two readings when
     the picture's border does not say whether the paper is light or dark; none when it is blank)."""
-    gray, scale = working_gray(image)
+    picture = to_gray(image)
+    if is_noise(picture if picture.size <= 1 << 20 else picture[::4, ::4]):
+        return []
+    gray, scale = at_working_scale(picture)
     readings = []
     for inverted in paper_polarities(gray):
         crop = single_digit_crop(255 - gray if inverted else gray, scale)

@@ -80,25 +80,49 @@ class Segmentation:
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:
-    """Any picture (grey, BGR, BGRA; uint8, uint16 or float) -> uint8 grey, transparency on white."""
+    """Any picture -> uint8 grey, transparency on white. Accepted: (H, W), (H, W, C) with C = 1
+    grey, 2 grey + alpha, 3 BGR, 4 BGRA, and channels first (C, H, W); any integer, float or bool
+    dtype (values are scaled to 0-255 by their range: 0-1 floats, 16-bit values in any integer
+    type; NaN is paper-black 0). Anything else raises a ValueError naming the shape or dtype."""
     image = np.asarray(image)
-    if image.ndim not in (2, 3) or image.size == 0:
-        raise ValueError(f"expected an image array of shape (H, W) or (H, W, C), got {image.shape}")
-    if image.dtype == np.uint16:
-        image = (image >> 8).astype(np.uint8) if image.max() > 255 else image.astype(np.uint8)
-    elif image.dtype != np.uint8:
-        image = image.astype(np.float32)
-        image = np.clip(image * 255.0 if image.max() <= 1.0 else image, 0, 255).astype(np.uint8)
+    if image.ndim == 3 and image.shape[0] in (1, 2, 3, 4) and image.shape[2] > 4:
+        image = np.moveaxis(image, 0, 2)  # channels first, as some libraries hand pictures over
+    if image.ndim not in (2, 3) or image.size == 0 or (image.ndim == 3 and image.shape[2] > 4):
+        raise ValueError(f"expected a picture of shape (H, W) or (H, W, C) with C 1-4 channels, got shape {image.shape}")
+    image = _to_uint8(image)
+    if image.ndim == 3 and image.shape[2] in (2, 4):  # an alpha channel: drawn on transparency
+        alpha = image[:, :, -1:].astype(np.float32) / 255.0
+        colour = image[:, :, :-1]
+        if alpha.min() < 0.99:
+            colour = (colour * alpha + 255.0 * (1 - alpha)).astype(np.uint8)
+        image = colour
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
     if image.ndim == 2:
+        return np.ascontiguousarray(image)
+    return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_BGR2GRAY)
+
+
+def _to_uint8(image: np.ndarray) -> np.ndarray:
+    """Values of any numeric dtype -> uint8, by their range: 8-bit values stay, 16-bit ones (in
+    any integer type: uint16, int32 or int64 from image libraries) are shifted, larger ones scaled."""
+    if image.dtype == np.uint8:
         return image
-    if image.shape[2] == 4:
-        alpha = image[:, :, 3:4].astype(np.float32) / 255.0
-        if alpha.min() < 0.99:  # drawn on transparency: put it on white paper
-            image = (image[:, :, :3] * alpha + 255.0 * (1 - alpha)).astype(np.uint8)
-        image = image[:, :, :3]
-    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    if image.dtype == bool:
+        return image.astype(np.uint8) * 255
+    if image.dtype.kind not in "uif":
+        raise ValueError(f"expected a picture of numbers, got dtype {image.dtype}")
+    if image.dtype.kind == "f":
+        image = np.nan_to_num(image.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+        peak = float(image.max())
+        factor = 255.0 if peak <= 1.0 else (1.0 if peak <= 255.0 else 255.0 / peak)
+        return np.clip(image * factor, 0, 255).astype(np.uint8)
+    low, peak = int(image.min()), int(image.max())
+    if low >= 0 and peak <= 255:
+        return image.astype(np.uint8)
+    if low >= 0 and peak <= 65535:
+        return (image >> 8).astype(np.uint8)
+    return np.clip(image.astype(np.float64) * (255.0 / max(peak, 1)), 0, 255).astype(np.uint8)
 
 
 def working_scale(shape: tuple[int, int]) -> float:
@@ -112,11 +136,34 @@ def working_scale(shape: tuple[int, int]) -> float:
 
 def working_gray(image: np.ndarray) -> tuple[np.ndarray, float]:
     """Grey picture at the working scale, and that scale (working / input)."""
-    gray = to_gray(image)
+    return at_working_scale(to_gray(image))
+
+
+# Neighbouring pixels of a picture differ far less than its pixels overall (strokes and paper are
+# smooth): mean |neighbour difference| / standard deviation is 0.2-0.6 on real digits and pages,
+# 1.1 on pure noise. Measured on MNIST, USPS, pen digits and sudoku cells (99th percentile 0.55).
+NOISE_ROUGHNESS = 0.8
+
+
+def is_noise(gray: np.ndarray) -> bool:
+    """Is this small grey picture pure noise? (Enlarged to the working scale, noise turns into
+    smooth blobs that look like strokes, so it is judged at its own resolution.)"""
+    values = gray.astype(np.float32)
+    spread = float(values.std())
+    if spread < 1.0 or min(gray.shape) < 2:
+        return False
+    roughness = (float(np.abs(np.diff(values, axis=1)).mean()) + float(np.abs(np.diff(values, axis=0)).mean())) / 2
+    return roughness / spread > NOISE_ROUGHNESS
+
+
+def at_working_scale(gray: np.ndarray) -> tuple[np.ndarray, float]:
+    """A grey picture at the working scale, and that scale (working / input)."""
     scale = working_scale(gray.shape)
     if scale != 1.0:
         interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-        gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=interpolation)
+        # explicit size, at least 1 px: a 2 x 6000 strip shrunk by the scale would have no rows
+        size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
+        gray = cv2.resize(gray, size, interpolation=interpolation)
     return gray, scale
 
 
@@ -468,7 +515,11 @@ def _components(mask: np.ndarray, min_side: int, labelled: tuple[int, np.ndarray
 
 
 def segment(image: np.ndarray, max_candidates: int = MAX_CANDIDATES) -> Segmentation:
-    gray, scale = working_gray(image)
+    picture = to_gray(image)
+    gray, scale = at_working_scale(picture)
+    if scale > 1 and is_noise(picture):  # a small picture of pure noise: nothing to read
+        nothing = np.zeros(gray.shape, np.uint8)
+        return Segmentation(nothing, nothing, np.zeros(gray.shape, np.int32), scale)
     ink, inverted = ink_map(gray, uniform_paper=scale > 2)
     levels = ink_levels(ink)
     sure = _above(ink, levels[0])
