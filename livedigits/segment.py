@@ -190,10 +190,10 @@ def ink_map(gray: np.ndarray, uniform_paper: bool = False, polarity: bool = True
     A page lying on a much darker desk is found, and ink outside it is ignored. With
     ``polarity=False`` the ink is taken to be darker than the paper (the caller decided).
     """
-    inverted = polarity and is_dark_background(gray)
+    h, w = gray.shape
+    inverted = polarity and is_dark_background(gray) and not (min(h, w) >= 120 and _page_on_desk(gray))
     if inverted:
         gray = 255 - gray
-    h, w = gray.shape
     page = None
     if uniform_paper or min(h, w) < 120:  # a small scan: one paper level is all there is to estimate
         background = np.full_like(gray, int(np.percentile(gray, 90)))
@@ -214,6 +214,32 @@ def ink_map(gray: np.ndarray, uniform_paper: bool = False, polarity: bool = True
     return ink, inverted
 
 
+# A page may cover as little as this share of the view (a sticky note or a page far away on a
+# desk); the desk's share is the rest.
+MIN_PAGE_SHARE = 0.08
+MAX_DESK_SHARE = 1.0 - MIN_PAGE_SHARE
+PAGE_SOLIDITY = 0.9  # a sheet of paper fills its convex outline; light writing on a board does not
+
+
+def _page_on_desk(gray: np.ndarray) -> bool:
+    """Is the light part of a mostly dark view a sheet of paper lying on a desk (then the picture
+    is dark ink on light paper, though most of it is dark)? The sheet is one large, solid, light
+    region; light writing on a dark board is thin strokes, never a solid region."""
+    small = cv2.resize(gray, (max(1, gray.shape[1] // 8), max(1, gray.shape[0] // 8)), interpolation=cv2.INTER_AREA)
+    small = cv2.morphologyEx(small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+    bright = (small > _otsu(small)).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(bright, connectivity=4)
+    if count <= 1:
+        return False
+    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    area = int(stats[largest, cv2.CC_STAT_AREA])
+    if area < MIN_PAGE_SHARE * small.size:
+        return False
+    contours, _ = cv2.findContours((labels == largest).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    hull = cv2.contourArea(cv2.convexHull(max(contours, key=cv2.contourArea)))
+    return hull > 0 and area / hull >= PAGE_SOLIDITY
+
+
 def page_region(paper: np.ndarray) -> np.ndarray | None:
     """The sheet of paper in a small paper-brightness image, or None when the paper fills the view.
 
@@ -223,7 +249,7 @@ def page_region(paper: np.ndarray) -> np.ndarray | None:
     threshold = _otsu(paper)
     bright = paper > threshold
     dark_share = 1.0 - bright.mean()
-    if dark_share < 0.03 or dark_share > 0.7:
+    if dark_share < 0.03 or dark_share > MAX_DESK_SHARE:
         return None
     if paper[bright].mean() < 1.6 * max(paper[~bright].mean(), 1.0):
         return None
