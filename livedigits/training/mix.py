@@ -56,10 +56,19 @@ def normalise(pictures: list, dark_ink: bool = True) -> np.ndarray:
 
 def font_files() -> list[str]:
     """Installed outline fonts that draw the ten digits (symbol fonts and fonts of other scripts,
-    which draw the same empty box for every digit, left out)."""
+    which draw the same empty box for every digit, left out). Besides the system's fonts (the more
+    the better: ``apt install fonts-dejavu-core fonts-liberation fonts-noto-core fonts-urw-base35
+    ...``), matplotlib's own DejaVu faces, so that a machine without fonts still has some."""
     from PIL import ImageFont
 
-    found = sorted({path for pattern in FONT_GLOBS for path in glob.glob(pattern, recursive=True)})
+    patterns = list(FONT_GLOBS)
+    try:
+        import matplotlib
+
+        patterns.append(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "*.ttf"))
+    except ImportError:
+        pass
+    found = sorted({path for pattern in patterns for path in glob.glob(pattern, recursive=True)})
     usable = []
     for path in found:
         if any(bad in Path(path).name for bad in _NOT_DIGIT_FONTS):
