@@ -199,15 +199,16 @@ def single_digit_crops(image: np.ndarray) -> list[np.ndarray]:
 def paper_polarities(gray: np.ndarray) -> tuple[bool, ...]:
     """Is the paper dark (light ink)? Paper surrounds a digit, so the border's level is the
     paper's; ink is the tail of the histogram farther from it. (The whole picture's median fails on
-    tight crops, where ink covers half of it.) Both answers when neither tail clearly wins."""
+    tight crops, where ink covers half of it.) Both answers when neither tail clearly wins; none
+    when the picture has no contrast at all."""
     h, w = gray.shape
     ring = max(1, round(0.2 * min(h, w)))  # wide enough that a box border in it is a minority
     border = np.concatenate([gray[:ring].ravel(), gray[-ring:].ravel(), gray[:, :ring].ravel(), gray[:, -ring:].ravel()])
     paper = float(np.median(border))
-    low, high = np.percentile(gray[::2, ::2] if gray.size > 40000 else gray, (1, 99))
+    low, high = np.percentile(gray[::2, ::2] if gray.size > 40000 else gray, (0.5, 99.5))
     darker, lighter = paper - low, high - paper
-    if max(darker, lighter) < _BLANK_CONTRAST:
-        return (False,)
+    if high - low < _BLANK_CONTRAST:  # no ink at all: blank paper, a black square
+        return ()
     if darker > 1.5 * lighter:
         return (False,)
     if lighter > 1.5 * darker:
