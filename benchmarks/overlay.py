@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""Speed and layout of the overlay (livedigits.draw), against the overlay it replaced.
+
+    python benchmarks/overlay.py                  # 40 digits at 1280x720 and the other sizes, 30 frames x 20 draws
+    python benchmarks/overlay.py --frames 60 --repeats 50
+
+Frames are generated pages (MNIST test digits, 4 lines of 10 for 40 digits) read as their exact truth
+with random confidences, so no recognition runs: only drawing is timed. Each draw is timed on its own;
+the table gives medians with 10th-90th percentiles, for the new draw, its layout alone, and the old
+draw (kept below as it was, labels simply above each box) in the same run. It also counts what the
+layout promises never to do (texts overlapping each other or a digit box, or leaving the picture) and
+how labels were placed.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from livedigits import Digit, Reading, draw  # noqa: E402
+from livedigits.overlay import collisions, confidence_colour, layout  # noqa: E402
+from livedigits.synthetic.scenes import make_scene  # noqa: E402
+from livedigits.training.data import add_mnist_option, load_mnist_for  # noqa: E402
+
+CASES = [((1280, 720), 40), ((640, 480), 10), ((640, 480), 40), ((320, 240), 10), ((1920, 1080), 40),
+         ((3840, 2160), 40)]
+
+
+# -- the overlay before labels avoided each other (livedigits/overlay.py up to commit e6192bc) -------
+def old_draw(image, reading, fps=None, show_lines=True):
+    font = cv2.FONT_HERSHEY_SIMPLEX
+
+    def label(canvas, text, origin, scale, colour, thickness):
+        (tw, th), base = cv2.getTextSize(text, font, scale, thickness)
+        x, y = int(origin[0]), int(origin[1])
+        x = min(max(0, x), max(0, canvas.shape[1] - tw - 2))
+        y = min(max(th + base, y), canvas.shape[0] - 1)
+        cv2.rectangle(canvas, (x, y - th - base), (x + tw + 2, y + 1), colour, -1)
+        cv2.putText(canvas, text, (x + 1, y - base // 2), font, scale, (255, 255, 255), thickness, cv2.LINE_AA)
+
+    canvas = image.copy()
+    frame_scale = max(canvas.shape[:2]) / 640.0
+    thickness = max(1, int(round(1.5 * frame_scale)))
+    for d in reading.digits:
+        colour = confidence_colour(d.confidence)
+        cv2.rectangle(canvas, (d.x, d.y), (d.x + d.w, d.y + d.h), colour, thickness)
+        scale = float(np.clip(d.h / 45.0, 0.35 * frame_scale, 1.2 * frame_scale))
+        text = f"{d.digit} {100 * d.confidence:.0f}%"
+        if cv2.getTextSize(text, font, scale, 1)[0][0] > 1.6 * d.w + 6:
+            text = str(d.digit)
+        label(canvas, text, (d.x, d.y - 2), scale, colour, max(1, thickness - 1))
+    if show_lines:
+        for number, text in enumerate(reading.lines):
+            members = [d for d in reading.digits if d.line == number]
+            if members:
+                scale = float(np.clip(np.median([d.h for d in members]) / 35.0, 0.45 * frame_scale, 1.4 * frame_scale))
+                x, y = min(d.x for d in members), max(d.y + d.h for d in members)
+                label(canvas, text, (x, y + int(30 * scale) + 4), scale, (90, 60, 20), thickness)
+    if fps is not None:
+        label(canvas, f"{fps:.0f} FPS", (8, int(28 * frame_scale)), 0.7 * frame_scale, (40, 40, 40), thickness)
+    return canvas
+
+
+# -- frames ---------------------------------------------------------------------------------------
+def frames(mnist, size, digits, count, seed=0):
+    """(image, Reading) pairs: generated pages read as their truth, confidences drawn from 0.5-1. Pages
+    are generated at 640x480 or 1280x720 (as benchmarks/bench.py does) and resized to other sizes."""
+    width, height = size
+    made = (640, 480) if width * 3 == height * 4 else (1280, 720)
+    lines, per_line = {10: (2, 5), 40: (4, 10)}[digits]
+    rng = np.random.default_rng(seed)
+    found = []
+    for i in range(count):
+        scene = make_scene(mnist.x_test, mnist.y_test, seed + i, *made, lines=lines, digits_per_line=per_line,
+                           paper=("plain", "ruled", "squared")[i % 3])
+        image = scene.image if made == size else cv2.resize(scene.image, size, interpolation=cv2.INTER_AREA)
+        f = width / made[0]
+        found.append((image, Reading([Digit(int(d.x * f), int(d.y * f), max(1, int(d.w * f)), max(1, int(d.h * f)),
+                                            d.digit, float(rng.uniform(0.5, 1.0)), d.line) for d in scene.digits])))
+    return found
+
+
+def timed(functions: dict, pairs, repeats) -> dict:
+    """Milliseconds per call of each function: (median, 10th, 90th percentile). Every call is timed
+    on its own, the functions taking turns on each page (so that a busy machine slows all alike),
+    after one warm-up pass."""
+    times = {name: [] for name in functions}
+    for rep in range(repeats + 1):
+        for image, reading in pairs:
+            for name, function in functions.items():
+                started = time.perf_counter()
+                function(image, reading)
+                if rep:
+                    times[name].append(1000 * (time.perf_counter() - started))
+    return {name: (statistics.median(t), float(np.percentile(t, 10)), float(np.percentile(t, 90)))
+            for name, t in times.items()}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_mnist_option(parser)
+    parser.add_argument("--frames", type=int, default=30, help="pages per case (default %(default)s)")
+    parser.add_argument("--repeats", type=int, default=20, help="draws of each page (default %(default)s)")
+    args = parser.parse_args(argv)
+    mnist = load_mnist_for(parser, args.mnist)
+    cv2.setNumThreads(1)
+
+    print("| frame | digits | new draw ms | layout alone ms | old draw ms | new / old | label font scale |"
+          " collisions | labels: full / digit only / hidden | banners with a leader |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for size, digits in CASES:
+        pairs = frames(mnist, size, digits, args.frames)
+        t = timed({"new": draw, "layout": lambda image, reading: layout(reading.digits, size[0], size[1]),
+                   "old": old_draw}, pairs, args.repeats)
+        new, alone, old = t["new"], t["layout"], t["old"]
+        plans = [layout(reading.digits, size[0], size[1]) for _, reading in pairs]
+        broken = sum(len(collisions(plan)) for plan in plans)
+        kinds = Counter("hidden" if label.box is None else ("full" if "%" in label.box.text else "digit")
+                        for plan in plans for label in plan.labels)
+        total = sum(kinds.values())
+        banners = [banner for plan in plans for banner in plan.banners]
+        print(f"| {size[0]}×{size[1]} | {digits} | **{new[0]:.3f}** ({new[1]:.3f}-{new[2]:.3f}) "
+              f"| {alone[0]:.3f} | {old[0]:.3f} ({old[1]:.3f}-{old[2]:.3f}) | {new[0] / old[0]:.2f} "
+              f"| {plans[0].style.label.scale} | {broken} | {100 * kinds['full'] / total:.0f} % / "
+              f"{100 * kinds['digit'] / total:.0f} % / {100 * kinds['hidden'] / total:.1f} % "
+              f"| {sum(b.leader is not None for b in banners)} of {len(banners)} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
