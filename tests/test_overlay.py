@@ -1,11 +1,15 @@
 """livedigits.draw: what it draws lies where the layout says, any picture is accepted, and the old
 call draw(image, reading[, fps, show_lines]) keeps working."""
+import io
+import os
+
 import cv2
 import numpy as np
 import pytest
 
+from conftest import ROOT
 import livedigits
-from livedigits import Digit, Reading
+from livedigits import Digit, Reading, Recognizer
 from livedigits.overlay import confidence_colour, draw, layout, render
 from livedigits.overlay.placement import FONT, Font, text_box
 
@@ -104,3 +108,15 @@ def test_labels_none_leaves_only_boxes_and_banners():
         outside[y0:y1, x0:x1] = False
     assert np.array_equal(bare[outside], image[outside])
 
+
+@pytest.mark.parametrize("mode", ["digit", "none"])
+def test_labels_option_of_the_command(tmp_path, mode):
+    """`livedigits PICTURE --save DIR --labels MODE` saves what draw(..., labels=MODE) draws."""
+    from livedigits.app import cli
+    picture = ROOT / "samples" / "ruled.png"
+    code = cli.main([str(picture), "--save", str(tmp_path), "--labels", mode, "--workers", "1", "-q"],
+                    stdout=io.StringIO(), stderr=io.StringIO())
+    assert code == 0
+    image = cv2.imread(str(picture))
+    reading = Recognizer(os.environ.get("LIVEDIGITS_MODEL") or None).recognize(image)
+    assert np.array_equal(cv2.imread(str(tmp_path / "ruled.png")), draw(image, reading, labels=mode))

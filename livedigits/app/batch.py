@@ -41,6 +41,7 @@ class PictureJob:
     rotate: int = 0                 # degrees counter-clockwise
     save_to: Path | None = None     # where the annotated copy goes (--save)
     keep_annotated: bool = False    # send the annotated picture back (--show)
+    labels: str = "full"            # the overlay's label on each digit (--labels)
 
 
 @dataclass
@@ -64,7 +65,7 @@ def read_picture(recognizer: Recognizer, job: PictureJob) -> PictureOutcome:
         return PictureOutcome(job, error=f"recognition failed ({type(err).__name__}: {err})")
     outcome = PictureOutcome(job, reading=reading)
     if job.save_to is not None or job.keep_annotated:
-        annotated = draw(image, reading)
+        annotated = draw(image, reading, labels=job.labels)
         if job.save_to is not None:
             try:
                 write_picture(job.save_to, annotated)

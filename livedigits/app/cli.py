@@ -127,6 +127,9 @@ def run_parser() -> argparse.ArgumentParser:
     parser.add_argument("source", metavar="SOURCE", help="camera index, video, picture, folder or quoted glob")
     out = parser.add_argument_group("output")
     out.add_argument("--show", action="store_true", help="show a window with the overlay")
+    out.add_argument("--labels", choices=("full", "digit", "none"), default="full",
+                     help="the overlay's label on each digit: digit and confidence where it fits (full, the "
+                          "default), the digit alone, or none (boxes and each line's number only)")
     out.add_argument("--save", metavar="DIR", type=Path,
                      help="write annotated pictures, and an annotated .mp4 for videos and cameras, into DIR")
     out.add_argument("--csv", metavar="FILE", help="one row per digit (- for stdout)")
@@ -218,7 +221,8 @@ def run_command(argv: list[str], guard: InterruptGuard, capture_factory: Capture
         return fail(str(err), stderr)
     settings = RunSettings(rotate=args.rotate, every=args.every, max_frames=args.max_frames, workers=args.workers,
                            recursive=args.recursive, quiet=args.quiet, save_dir=args.save, csv_path=args.csv,
-                           jsonl_path=args.jsonl, show=args.show, raw=args.raw, summary_path=args.summary)
+                           jsonl_path=args.jsonl, show=args.show, raw=args.raw, summary_path=args.summary,
+                           labels=args.labels)
     run = Run(source, settings, RecognizerSpec(args.model, args.min_confidence), recognizer, guard,
               capture_factory=capture_factory, window_factory=window_factory, stdout=stdout, stderr=stderr)
     try:

@@ -44,6 +44,7 @@ class RunSettings:
     show: bool = False
     raw: bool = False                # videos and cameras: every frame read on its own, no tracking
     summary_path: str | None = None  # videos and cameras: the distinct number strings seen, and when
+    labels: str = "full"             # the overlay's label on each digit: full, digit or none
 
 
 @dataclass
@@ -222,8 +223,8 @@ class Run:
                 start = end
 
     def _read_pictures(self, reader: PictureReader, pictures: list[MediaFile], sinks: Sinks, single: bool) -> None:
-        jobs = [PictureJob(m.path, self.settings.rotate, self._save_path(m), keep_annotated=self.viewer is not None)
-                for m in pictures]
+        jobs = [PictureJob(m.path, self.settings.rotate, self._save_path(m), keep_annotated=self.viewer is not None,
+                           labels=self.settings.labels) for m in pictures]
         outcomes = reader.read(jobs)
         with tqdm(total=len(jobs), unit="picture", file=self.stderr or sys.stderr,
                   disable=self.settings.quiet or len(jobs) <= 1, leave=False) as bar:
@@ -305,7 +306,8 @@ class Run:
             annotated = None
             if writer is not None or self.viewer is not None:
                 # the rate is shown live; a video file's annotated copy shows only the readings
-                annotated = draw(frame.image, reading, fps=fps if (live or self.viewer is not None) else None)
+                annotated = draw(frame.image, reading, fps=fps if (live or self.viewer is not None) else None,
+                                 labels=self.settings.labels)
             # A frame's record and its annotated video frame are written as one: an interrupt between
             # them would leave a JSONL line without its frame in the saved video.
             with self.guard.deferred():
