@@ -178,7 +178,7 @@ _FAINT_INK_SHARE = 0.35
 # line, not a stroke of the digit (share of the picture's side).
 _BORDER_LINE = 0.15
 _EDGE_WEIGHT = 0.5
-_UNIFORM = True
+_EDGE_BAND = 0.2  # the outer band of a picture where box borders and grid lines lie
 
 
 def single_digit_crops(image: np.ndarray) -> list[np.ndarray]:
@@ -220,7 +220,7 @@ def single_digit_crop(gray: np.ndarray, scale: float) -> np.ndarray | None:
     """Ink of the one digit in a grey picture of dark ink on lighter paper: the component that
     weighs most (heavy, central, not a border line along the edge) plus the pieces around it.
     None when the picture holds no ink, or nothing but box borders and grid lines."""
-    ink, _ = ink_map(gray, uniform_paper=_UNIFORM and scale > 2, polarity=False)
+    ink, _ = ink_map(gray, uniform_paper=scale > 2, polarity=False)
     for attempt in range(2):
         peak = float(np.percentile(ink, 99.5))
         if peak < _BLANK_CONTRAST:
@@ -264,13 +264,17 @@ def single_digit_crop(gray: np.ndarray, scale: float) -> np.ndarray | None:
 
 def _border_lines(labels: np.ndarray, stats: np.ndarray) -> np.ndarray:
     """Which components (rows of ``stats``, background excluded) are box borders or grid lines:
-    thin along an edge, or corners and frames lying almost all along two or more edges. (A tight
+    long and thin along an edge, or corners and frames lying almost all along two or more edges. (A tight
     crop's digit touches the edges too, but fills much more of its box than a frame does.)"""
     h, w = labels.shape
     x, y, bw, bh, areas = (stats[:, k].astype(np.float64) for k in range(5))
     at_edge = (x <= 0) | (y <= 0) | (x + bw >= w) | (y + bh >= h)
-    border_line = (((bh < _BORDER_LINE * h) & ((y <= 0) | (y + bh >= h)) & (bw > 0.5 * w))
-                   | ((bw < _BORDER_LINE * w) & ((x <= 0) | (x + bw >= w)) & (bh > 0.5 * h)))
+    # a long thin line along an edge, touching it or just inside it (a cell cut a little off its
+    # grid): its middle lies in the outer band of the picture
+    near_top_bottom = (y + bh / 2 < _EDGE_BAND * h) | (y + bh / 2 > (1 - _EDGE_BAND) * h)
+    near_left_right = (x + bw / 2 < _EDGE_BAND * w) | (x + bw / 2 > (1 - _EDGE_BAND) * w)
+    border_line = (((bh < _BORDER_LINE * h) & near_top_bottom & (bw > 0.5 * w))
+                   | ((bw < _BORDER_LINE * w) & near_left_right & (bh > 0.5 * h)))
     for k in np.flatnonzero(at_edge & ~border_line & (areas < 0.3 * bw * bh)):
         sides = (x[k] <= 0, y[k] <= 0, x[k] + bw[k] >= w, y[k] + bh[k] >= h)
         if sum(sides) >= 2:

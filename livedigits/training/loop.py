@@ -324,8 +324,9 @@ def _with_real_mix(config: TrainConfig, x_train, y_train, x_fit, y_fit):
     mix = load_or_build_mix(config)
     hard_x, hard_y = hard_cases(np.concatenate([x_train, mix.x]), np.concatenate([y_train, mix.y]),
                                 HARD_CASES, config.seed)
-    return (np.concatenate([x_fit, _as_input(mix.x), _as_input(hard_x)]),
-            np.concatenate([y_fit, mix.y.astype(np.int32), hard_y]), mix)
+    more_mnist = REPEATS.get("mnist", 1) - 1
+    return (np.concatenate([x_fit] + [_as_input(x_train)] * more_mnist + [_as_input(mix.x), _as_input(hard_x)]),
+            np.concatenate([y_fit] + [y_train.astype(np.int32)] * more_mnist + [mix.y.astype(np.int32), hard_y]), mix)
 
 
 def _card_real_mix(mix) -> dict:

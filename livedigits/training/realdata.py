@@ -25,8 +25,8 @@ from livedigits.classify import NOT_A_DIGIT
 
 CELL = 64                # sudoku cells are cut at this size (as in the shared cell files)
 VALIDATION_SHARE = 0.15  # of the groups of a source that has no split of its own
-# letters that look like digits: never "not a digit"
-DIGIT_LIKE_LETTERS = {"O", "I", "L"}
+# letters that a hand may write like a digit (O 0, I 1, L 1 or 7, B 8, D 0, T 7): never "not a digit"
+DIGIT_LIKE_LETTERS = {"O", "I", "L", "B", "D", "T"}
 
 
 @dataclass
@@ -200,33 +200,11 @@ def digit_photos(folder: Path) -> DigitSource:
 
 
 def letters(path: Path) -> DigitSource:
-    """Handwritten capital letters on cards: "not a digit" (O, I and L left out), split by card."""
+    """Handwritten capital letters on cards: "not a digit" (those like digits left out), split by card."""
     data = _npz(path)
     keep = np.flatnonzero(~np.isin(data["letter"], list(DIGIT_LIKE_LETTERS)))
     return DigitSource("letters", [data["x"][i] for i in keep], np.full(len(keep), NOT_A_DIGIT),
                        data["card"][keep])
-
-
-def card_pieces(path: Path, per_card: int = 12, seed: int = 0) -> DigitSource:
-    """Pieces of handwritten words (card photos with no digits): square windows around ink."""
-    rng = np.random.default_rng(seed)
-    pictures, groups = [], []
-    data = _npz(path)
-    for name, photo in data.items():
-        grey = photo if photo.ndim == 2 else cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY)
-        ink = cv2.adaptiveThreshold(grey, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, 31, 15)
-        ys, xs = np.nonzero(ink)
-        if len(xs) < 50:
-            continue
-        for _ in range(per_card):
-            i = rng.integers(len(xs))
-            side = int(rng.integers(20, 60))
-            x0, y0 = max(0, xs[i] - side // 2), max(0, ys[i] - side // 2)
-            piece = grey[y0:y0 + side, x0:x0 + int(side * rng.uniform(0.8, 2.0))]
-            if piece.size:
-                pictures.append(piece.copy())
-                groups.append(name)
-    return DigitSource("card_pieces", pictures, np.full(len(pictures), NOT_A_DIGIT), groups)
 
 
 def _labels(folder: Path) -> list[tuple[str, str]]:
@@ -252,7 +230,6 @@ SOURCE_LOCATIONS = {
     "sudoku_cells": ("training", "alexkubiesa_sudoku_train_cells/alexkubiesa_train_cells_64px.npz"),
     "printed_cells": ("training", "wichtounet_sudoku_printed_cells/wichtounet_cells_64px.npz"),
     "letters": ("training", "vu_charwizard_letters/vu_letters_64px.npz"),
-    "card_pieces": ("training", "vu_charwizard_letters/vu_card_photos_480w.npz"),
     "sudoku_photos": ("realworld", "sudoku_photos"),
     "sudoku_photos_more": ("realworld", "sudoku_photos_more"),
     "digit_photos": ("realworld", "digit_photos"),
