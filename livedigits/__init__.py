@@ -10,6 +10,7 @@ Inference runs on LiteRT; importing livedigits never imports TensorFlow.
 """
 from __future__ import annotations
 
+from . import _quiet_start  # noqa: F401  first: the command's Ctrl-C during the imports below is quiet
 from functools import lru_cache
 
 from .classify import Classifier, ModelError

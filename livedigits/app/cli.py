@@ -20,7 +20,7 @@ from typing import Callable, TextIO
 import cv2
 from tqdm import tqdm
 
-from .. import __version__
+from .. import __version__, _quiet_start
 from ..classify import available_cores
 from ..classify import ModelError
 from ..pipeline import DEFAULT_MIN_CONFIDENCE, Recognizer
@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None, *, capture_factory: CaptureFactory | Non
     argv = list(sys.argv[1:] if argv is None else argv)
     stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # our own messages say what failed
+    _quiet_start.release()  # the quiet ending of the imports hands over to the guard
     guard = InterruptGuard().install()  # from the start: SIGTERM while the model loads is handled too
     try:
         if argv[:1] == ["eval"]:

@@ -141,10 +141,22 @@ def annotated_picture_path(save_dir: Path, relative: Path) -> Path:
     return target
 
 
+def _partial_path(path: Path) -> Path:
+    return path.with_name(f".{path.stem}.partial{path.suffix}")
+
+
+def remove_partial(path: Path) -> None:
+    """Removes what a writer ended in the middle of ``write_picture(path, ...)`` left."""
+    try:
+        _partial_path(path).unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
 def write_picture(path: Path, image: np.ndarray) -> None:
     """Write under a temporary name, then rename: an interrupted run never leaves half a picture."""
     make_folder(path.parent)
-    partial = path.with_name(f".{path.stem}.partial{path.suffix}")
+    partial = _partial_path(path)
     try:
         if not cv2.imwrite(str(partial), image):
             raise OutputError(f"cannot write {path}; check the folder is writable and has space")

@@ -240,7 +240,8 @@ class Run:
                     self.messages.say(f"skipped {name}: {outcome.error}")
                     continue
                 result = Result(name, 0, None, outcome.reading)
-                sinks.write(result)
+                with self.guard.deferred():  # every output gets the picture, or none does
+                    sinks.write(result)
                 self.summary.pictures += 1
                 self.summary.add(result)
                 if self.viewer is not None and self.viewer.show(outcome.annotated, name, 0, wait_ms=0):
