@@ -7,10 +7,15 @@ anything else with ``*``, ``?`` or ``[`` in it a glob.
 """
 from __future__ import annotations
 
+import fnmatch
 import glob
+import os
 import re
+import tempfile
 import threading
 import time
+from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -18,6 +23,8 @@ from typing import Callable, Iterator, Protocol
 
 import cv2
 import numpy as np
+
+from .classify import _native_stderr_muted
 
 PICTURE_SUFFIXES = frozenset({
     ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".dib", ".tif", ".tiff", ".webp",
@@ -28,6 +35,7 @@ VIDEO_SUFFIXES = frozenset({
 STREAM_SCHEMES = ("rtsp://", "rtmp://", "http://", "https://", "udp://", "tcp://")
 ROTATIONS = {0: None, 90: cv2.ROTATE_90_COUNTERCLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_CLOCKWISE}
 SOURCE_HELP = "give a camera index (0), a picture, a video, a folder or a quoted glob such as 'scans/*.jpg'"
+VIDEO_HELP = "check that the file is complete and is a video format FFmpeg reads"
 
 
 class SourceError(Exception):
@@ -75,6 +83,7 @@ class Listing:
     root: Path = Path(".")  # the folder, or the fixed part of the glob before its first wildcard
     media: list[MediaFile] = field(default_factory=list)
     others: list[Path] = field(default_factory=list)  # files that are neither pictures nor videos
+    repeated: list[Path] = field(default_factory=list)  # links to folders listed already (loops): not followed
 
 
 # -- what SOURCE is ---------------------------------------------------------------------------------
@@ -113,34 +122,42 @@ def file_kind(path: Path) -> SourceKind | None:
     try:
         if path.stat().st_size == 0:
             return None
-        if cv2.haveImageReader(str(path)):  # looks at the file's first bytes
-            return SourceKind.PICTURE
+        with muted(), cv2_path(path) as name:
+            if cv2.haveImageReader(name):  # looks at the file's first bytes
+                return SourceKind.PICTURE
     except (OSError, cv2.error):
         return None
-    capture = cv2.VideoCapture(str(path))
-    try:
-        return SourceKind.VIDEO if capture.isOpened() and capture.read()[0] else None
-    finally:
-        capture.release()
+    with muted(), cv2_path(path) as name:
+        capture = cv2.VideoCapture(name)
+        try:
+            return SourceKind.VIDEO if capture.isOpened() and capture.read()[0] else None
+        finally:
+            capture.release()
 
 
 def list_media(source: Source, recursive: bool = False) -> Listing:
-    """Pictures, videos and other files of a FOLDER or GLOB source (hidden files are left out)."""
+    """Pictures, videos and other files of a FOLDER or GLOB source (hidden files are left out).
+
+    Subfolders (--recursive, or ``**`` in a glob) are walked following links to folders, but each
+    folder once: a link back to a folder already listed (``again -> .``, a loop) is not followed and
+    is named in ``repeated``. A file reached through several folder names is listed once."""
+    repeated: list[Path] = []
     if source.kind is SourceKind.FOLDER:
         root = source.path
-        found = root.rglob("*") if recursive else root.iterdir()
-        files = [p for p in found if p.is_file() and not _hidden(p.relative_to(root))]
+        if recursive:
+            files, repeated = walk_files(root)
+        else:
+            files = [p for p in root.iterdir() if p.is_file() and not _hidden(p.relative_to(root))]
     elif source.kind is SourceKind.GLOB:
         root = _glob_root(source.spec)
-        files = [Path(p) for p in glob.glob(str(Path(source.spec).expanduser()), recursive=True)]
-        files = [p for p in files if p.is_file()]
+        files, repeated = _glob_files(source.spec, root)
         if not files:
             raise SourceError(f"no files match {source.spec}; check the pattern (quote it so that the shell "
                               "does not expand it)")
     else:
         raise ValueError(f"{source.kind} is not a folder or glob")
-    listing = Listing(root)
-    for path in sorted(files, key=natural_key):
+    listing = Listing(root, repeated=repeated)
+    for path in sorted(_once(files), key=natural_key):
         kind = file_kind(path) if path.suffix.lower() in PICTURE_SUFFIXES | VIDEO_SUFFIXES else _sniff(path)
         relative = _relative(path, root)
         if kind is SourceKind.PICTURE:
@@ -152,11 +169,103 @@ def list_media(source: Source, recursive: bool = False) -> Listing:
     return listing
 
 
+def walk_files(root: Path, hidden: bool = False) -> tuple[list[Path], list[Path]]:
+    """Every file below ``root`` (hidden ones and hidden folders only if ``hidden``), and the links to
+    folders that were not followed because their folder is listed already.
+
+    Each folder (by device and inode) is read once: first the tree itself, then the folders that links
+    lead to, so that a file keeps its own path where it has one and a link loop ends at once."""
+    files: list[Path] = []
+    repeated: list[Path] = []
+    links: deque[Path] = deque()
+    seen = {_folder_id(root)}
+    trees = [root]
+    while trees:
+        stack = [trees.pop()]
+        while stack:
+            try:
+                entries = sorted(os.scandir(stack.pop()), key=lambda e: e.name)
+            except OSError:  # a folder that cannot be read: nothing from it
+                continue
+            for entry in entries:
+                if not hidden and entry.name.startswith("."):
+                    continue
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        seen.add(_folder_id(entry.path))
+                        stack.append(entry.path)
+                    elif entry.is_symlink() and entry.is_dir():
+                        links.append(Path(entry.path))
+                    elif entry.is_file():
+                        files.append(Path(entry.path))
+                except OSError:  # gone meanwhile, or a link that cannot be followed
+                    continue
+        while links and not trees:
+            link = links.popleft()
+            try:
+                folder = _folder_id(link)
+            except OSError:
+                continue
+            if folder in seen:
+                repeated.append(link)
+            else:
+                seen.add(folder)
+                trees.append(str(link))
+    return files, repeated
+
+
+def _folder_id(path) -> tuple[int, int]:
+    status = os.stat(path)
+    return status.st_dev, status.st_ino
+
+
+def _once(files: list[Path]) -> list[Path]:
+    """``files`` without the ones named again through another name of the same folder (a glob through
+    a link loop); links to files, each a name of its own, stay."""
+    kept, seen = [], set()
+    for path in files:
+        try:
+            key = (_folder_id(path.parent), path.name)
+        except OSError:
+            key = (str(path.parent), path.name)
+        if key not in seen:
+            seen.add(key)
+            kept.append(path)
+    return kept
+
+
+def _glob_files(pattern: str, root: Path) -> tuple[list[Path], list[Path]]:
+    """Files matching ``pattern``. A ``**`` walks the folders below the fixed part of the pattern with
+    ``walk_files`` (glob itself would follow a link loop for ever); other patterns go to glob."""
+    expanded = Path(pattern).expanduser()
+    segments = expanded.parts[len(root.parts) if root != Path(".") else 0:]
+    if "**" not in segments:
+        return [p for p in map(Path, glob.glob(str(expanded))) if p.is_file()], []
+    hidden = any(part.startswith(".") for part in segments)
+    files, repeated = walk_files(root, hidden=hidden)
+    matched = [p for p in files if _glob_matches(_relative(p, root).parts, segments)]
+    return matched, repeated
+
+
+def _glob_matches(parts: tuple[str, ...], segments: tuple[str, ...]) -> bool:
+    """Whether a path's parts match a glob's segments as glob.glob(recursive=True) matches them: ``**``
+    stands for any number of folders, and names starting with a dot only match a dot."""
+    if not segments:
+        return not parts
+    first, rest = segments[0], segments[1:]
+    if first == "**":
+        return any(_glob_matches(parts[k:], rest) for k in range(len(parts) + 1)
+                   if not any(part.startswith(".") for part in parts[:k]))
+    return (bool(parts) and (not parts[0].startswith(".") or first.startswith("."))
+            and fnmatch.fnmatch(parts[0], first) and _glob_matches(parts[1:], rest))
+
+
 def _sniff(path: Path) -> SourceKind | None:
     """Files with an unknown extension in a folder: pictures OpenCV recognises by their header, or nothing.
     (Opening every stray file as a video would be slow and noisy; a video needs its extension.)"""
     try:
-        return SourceKind.PICTURE if path.stat().st_size and cv2.haveImageReader(str(path)) else None
+        with muted(), cv2_path(path) as name:
+            return SourceKind.PICTURE if path.stat().st_size and cv2.haveImageReader(name) else None
     except (OSError, cv2.error):
         return None
 
@@ -198,15 +307,45 @@ def load_picture(path: str | Path, rotate: int = 0) -> np.ndarray:
         raise PictureError(f"cannot open it ({err.strerror or err})") from None
     if data.size == 0:
         raise PictureError("the file is empty (0 bytes)")
-    head = data[:64].tobytes()
     if is_truncated(data):
         raise PictureError("the file is truncated (it ends before the picture does)")
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
-    if image is None:
-        raise PictureError("not a picture OpenCV can decode (damaged, or an unsupported format)")
-    if _has_alpha(head):
-        image = _with_alpha(data, image)
+    with muted():  # libpng and libjpeg write their complaints to stderr: ours says it in one line
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+        if image is None:
+            raise PictureError("not a picture OpenCV can decode (damaged, or an unsupported format)")
+        if _has_alpha(data):
+            image = _with_alpha(data, image)
     return rotated(image, rotate)
+
+
+@contextmanager
+def cv2_path(path: str | Path) -> Iterator[str]:
+    """``path`` as a name OpenCV can be given. OpenCV's Python binding crashes the whole process on a
+    name that is not UTF-8 (Python keeps such bytes as surrogates, ``\\udcff``): such a file is reached
+    through a link with a plain name in a temporary folder."""
+    name = str(path)
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        suffix = "".join(ch for ch in Path(name).suffix if ch.isascii() and ch.isalnum())
+        with tempfile.TemporaryDirectory(prefix="livedigits-") as folder:
+            link = os.path.join(folder, f"file.{suffix}" if suffix else "file")
+            os.symlink(os.path.abspath(name), link)
+            yield link
+        return
+    yield name
+
+
+@contextmanager
+def muted() -> Iterator[None]:
+    """Native stderr silenced for a decoder or FFmpeg call (they print lines such as "moov atom not
+    found" or "libpng error: bad adaptive filter value" past Python; our own message says what failed in
+    one line). Only in the main thread: muting is process-wide and would swallow other threads' lines."""
+    if threading.current_thread() is threading.main_thread():
+        with _native_stderr_muted():
+            yield
+    else:
+        yield
 
 
 def rotated(image: np.ndarray, degrees_ccw: int) -> np.ndarray:
@@ -266,12 +405,28 @@ def _png_truncated(raw: bytes) -> bool:
     return True
 
 
-def _has_alpha(head: bytes) -> bool:
-    """PNG with an alpha channel (colour types 4 and 6) or WebP with its alpha flag set."""
+def _has_alpha(data: np.ndarray) -> bool:
+    """PNG with an alpha channel (colour types 4 and 6) or a transparent colour (a tRNS chunk, as palette
+    PNGs have), or WebP with its alpha flag set."""
+    head = data[:64].tobytes()
     if head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) > 25:
-        return head[25] in (4, 6)
+        return head[25] in (4, 6) or _png_chunk_before_data(data, b"tRNS")
     if head[:4] == b"RIFF" and head[8:16] == b"WEBPVP8X" and len(head) > 20:
         return bool(head[20] & 0x10)
+    return False
+
+
+def _png_chunk_before_data(data: np.ndarray, kind: bytes) -> bool:
+    """Whether a PNG has a chunk of ``kind`` before its first IDAT (where tRNS and PLTE must stand)."""
+    position = 8
+    while position + 8 <= len(data):
+        length = int.from_bytes(data[position:position + 4].tobytes(), "big")
+        chunk = data[position + 4:position + 8].tobytes()
+        if chunk == kind:
+            return True
+        if chunk == b"IDAT":
+            return False
+        position += 12 + length
     return False
 
 
@@ -322,6 +477,54 @@ class Frame:
     image: np.ndarray
 
 
+def _video_problem(path: Path) -> str | None:
+    """Why a video file does not open, as far as its first bytes tell: empty, text, or an MP4/MOV whose
+    index (the moov box, written last) is missing because the file was cut off."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+            size = os.fstat(handle.fileno()).st_size
+    except OSError as err:
+        return f"cannot read it: {err.strerror or err}"
+    if not head:
+        return "the file is empty (0 bytes)"
+    if _looks_like_text(head):
+        return "the file holds text, not a video"
+    if head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip") and not _has_mp4_index(path, size):
+        return "it is cut off before its end: an MP4 or MOV without its index (moov) cannot be read"
+    return None
+
+
+def _looks_like_text(head: bytes) -> bool:
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as err:
+        if err.start < len(head) - 3:  # not just a character cut at the end of what was read
+            return False
+        text = head[:err.start].decode("utf-8")
+    return all(ch.isprintable() or ch in "\t\r\n\f" for ch in text)
+
+
+def _has_mp4_index(path: Path, size: int) -> bool:
+    """Whether the top-level boxes of an ISO media file include moov (boxes: 32-bit size, 4-byte type)."""
+    position = 0
+    with open(path, "rb") as handle:
+        while position + 8 <= size:
+            handle.seek(position)
+            header = handle.read(16)
+            length, kind = int.from_bytes(header[:4], "big"), header[4:8]
+            if kind == b"moov":
+                return True
+            if length == 1 and len(header) == 16:  # a 64-bit size follows the type
+                length = int.from_bytes(header[8:16], "big")
+            elif length == 0:  # the box runs to the end of the file
+                return False
+            if length < 8:
+                return False
+            position += length
+    return False
+
+
 class VideoFrames:
     """Frames of a video file: every ``every``-th one, at most ``max_frames``. A file that breaks off
     mid-way yields what decodes; ``ended_early`` then says so."""
@@ -330,13 +533,13 @@ class VideoFrames:
                  capture_factory: CaptureFactory = cv2.VideoCapture):
         self.path = Path(path)
         self.every, self.max_frames, self.rotate = max(1, int(every)), max_frames, rotate
-        self.capture = capture_factory(str(path))
-        if not self.capture.isOpened():
+        with muted(), cv2_path(self.path) as name:  # FFmpeg keeps the file open: the name may go after
+            self.capture = capture_factory(name)
+            opened = self.capture.isOpened()
+        if not opened:
             self.capture.release()
-            hint = (" (an .mp4 cut off before its end has no index and cannot be read)"
-                    if self.path.suffix.lower() in (".mp4", ".m4v", ".mov") else "")
-            raise SourceError(f"cannot open video {path}{hint}; check that the file is complete and is a "
-                              "video format FFmpeg reads")
+            hint = _video_problem(self.path)
+            raise SourceError(f"cannot open video {path}{f' ({hint})' if hint else ''}; {VIDEO_HELP}")
         fps = float(self.capture.get(cv2.CAP_PROP_FPS) or 0.0)
         self.fps = fps if 0.5 <= fps <= 1000 else 0.0
         count = int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
@@ -355,7 +558,8 @@ class VideoFrames:
     def __iter__(self) -> Iterator[Frame]:
         yielded, index = 0, 0
         while self.max_frames is None or yielded < self.max_frames:
-            ok, image = self.capture.read()
+            with muted():  # a damaged stretch makes FFmpeg print a line a frame
+                ok, image = self.capture.read()
             if not ok or image is None:
                 self._check_end(index)
                 return
@@ -365,7 +569,9 @@ class VideoFrames:
             yielded += 1
             index += 1
             for _ in range(self.every - 1):  # grab() skips a frame without decoding it
-                if not self.capture.grab():
+                with muted():
+                    grabbed = self.capture.grab()
+                if not grabbed:
                     self._check_end(index)
                     return
                 index += 1
@@ -472,8 +678,10 @@ def open_live(source: Source, capture_factory: CaptureFactory = cv2.VideoCapture
     """A started LatestFrameReader on a camera index or stream address, or SourceError."""
     target = source.camera_index if source.kind is SourceKind.CAMERA else source.spec
     name = f"camera {source.camera_index}" if source.kind is SourceKind.CAMERA else f"stream {source.spec}"
-    capture = capture_factory(target)
-    if not capture.isOpened():
+    with muted():  # FFmpeg's "Connection refused" and the like: our line below says it
+        capture = capture_factory(target)
+        opened = capture.isOpened()
+    if not opened:
         capture.release()
         what = ("check that it is connected and not in use by another program, or try another index (0, 1, ...)"
                 if source.kind is SourceKind.CAMERA else "check the address and that the stream is running")

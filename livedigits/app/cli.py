@@ -12,8 +12,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import io
+import math
 import os
 import sys
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Callable, TextIO
 
@@ -29,7 +31,7 @@ from . import display
 from .batch import PictureReader, RecognizerSpec
 from .evaluate import evaluate_folder, format_scores, labelled_pictures, write_report
 from .interrupts import InterruptGuard
-from .outputs import OutputError
+from .outputs import OutputError, one_line
 from .runner import Messages, Run, RunSettings
 
 PROG = "livedigits"
@@ -102,7 +104,7 @@ def _os_problem(err: OSError) -> str:
 
 
 def fail(message: str, stderr: TextIO) -> int:
-    stderr.write(f"{PROG}: error: {message}\n")
+    stderr.write(f"{PROG}: error: {one_line(message)}\n")
     stderr.flush()
     return EXIT_BAD_INPUT
 
@@ -173,7 +175,7 @@ def number_in(kind: type, low: float, high: float | None = None, what: str | Non
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-        if value < low or (high is not None and value > high):
+        if not math.isfinite(value) or value < low or (high is not None and value > high):
             raise argparse.ArgumentTypeError(f"expected {what}, got {value}")
         return value
 
@@ -184,17 +186,19 @@ _positive_int = number_in(int, 1, what="a whole number, 1 or more")
 _probability = number_in(float, 0.0, 1.0, what="a number between 0 and 1")
 
 
-def _parse(parser: argparse.ArgumentParser, argv: list[str]):
-    """Parsed arguments, or the exit status argparse chose (0 for --help, 2 for a usage error)."""
+def _parse(parser: argparse.ArgumentParser, argv: list[str], stdout: TextIO, stderr: TextIO):
+    """Parsed arguments, or the exit status argparse chose (0 for --help, 2 for a usage error); its
+    help and messages go to the command's ``stdout`` and ``stderr``."""
     try:
-        return parser.parse_args(argv)
+        with redirect_stdout(stdout), redirect_stderr(stderr):
+            return parser.parse_args(argv)
     except SystemExit as exit_:
         return int(exit_.code or 0)
 
 
 def run_command(argv: list[str], guard: InterruptGuard, capture_factory: CaptureFactory, window_factory,
                 stdout: TextIO, stderr: TextIO) -> int:
-    args = _parse(run_parser(), argv)
+    args = _parse(run_parser(), argv, stdout, stderr)
     if isinstance(args, int):
         return args
     try:
@@ -261,7 +265,7 @@ def eval_parser() -> argparse.ArgumentParser:
 
 
 def eval_command(argv: list[str], guard: InterruptGuard, stdout: TextIO, stderr: TextIO) -> int:
-    args = _parse(eval_parser(), argv)
+    args = _parse(eval_parser(), argv, stdout, stderr)
     if isinstance(args, int):
         return args
     if not args.folder.is_dir():

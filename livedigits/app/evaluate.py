@@ -14,7 +14,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from ..evaluation.scoring import TextScore, aligned_pairs, read_labels
+from ..evaluation.scoring import LabelError, TextScore, aligned_pairs, read_labels
 from ..sources import ROTATIONS, SourceError
 from .batch import PictureJob, PictureReader
 
@@ -44,8 +44,8 @@ def labelled_pictures(labels_csv: Path, rotate: int | None = None) -> list[Label
                           "relative_path,label") from None
     except (OSError, UnicodeDecodeError, csv.Error) as err:
         raise SourceError(f"cannot read labels file {labels_csv}: {err}; it must be a CSV file") from None
-    except ValueError as err:
-        raise SourceError(f"{err}; the first line of the labels file must name its columns") from None
+    except LabelError as err:
+        raise SourceError(str(err)) from None
     items = []
     for number, row in enumerate(rows, start=2):
         turn = rotate
@@ -57,7 +57,7 @@ def labelled_pictures(labels_csv: Path, rotate: int | None = None) -> list[Label
                 turn = -1
             if turn not in ROTATIONS:
                 raise SourceError(f"{labels_csv} line {number}: {ROTATE_COLUMN} is {text!r}; use 0, 90, 180 or 270")
-        items.append(LabelledPicture(row["relative_path"], row["label"] or "", turn))
+        items.append(LabelledPicture(row["relative_path"], row["label"], turn))
     return items
 
 

@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import os
+import re
 import sys
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -48,12 +49,14 @@ class Result:
 
 
 def open_text(path: str, what: str, stdout: TextIO | None = None) -> TextIO:
-    """``path`` for writing (``-`` is ``stdout``, by default sys.stdout); parent folders are created."""
+    """``path`` for writing (``-`` is ``stdout``, by default sys.stdout); parent folders are created.
+    A file name that is not UTF-8 (its bytes kept by Python as surrogates) is written as ``\\udcff``:
+    in JSONL that is JSON's own escape for it, so the record holds the name exactly."""
     if path == "-":
         return stdout or sys.stdout
     try:
         Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        return open(Path(path).expanduser(), "w", newline="", encoding="utf-8")
+        return open(Path(path).expanduser(), "w", newline="", encoding="utf-8", errors="backslashreplace")
     except OSError as err:
         raise OutputError(f"cannot write {what} {path}: {err.strerror or err}; choose another path") from None
 
@@ -106,9 +109,28 @@ class JsonlWriter(_LineWriter):
         self._write(json.dumps(result.record(), ensure_ascii=False) + "\n")
 
 
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\udc80-\udcff]")
+_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def one_line(text: str) -> str:
+    """``text`` with control characters and line separators written as ``\\t``, ``\\n``, ``\\r``, ``\\xNN``
+    or ``\\uNNNN``, and the bytes of a file name that is not UTF-8 as ``\\xNN``: a file name holding a
+    newline or a tab keeps a stdout line, and a message, one line."""
+    return _UNPRINTABLE.sub(_escaped, text)
+
+
+def _escaped(match: re.Match) -> str:
+    code = ord(match.group())
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that is not UTF-8, as Python keeps it in a file name
+        return f"\\x{code - 0xDC00:02x}"
+    return _ESCAPES.get(match.group()) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
 class TextPrinter:
     """``source<TAB>text`` on stdout, a picture's lines joined by a space, for piping into other tools.
-    Video and camera frames print only when the text changes, as ``source#frame<TAB>text``."""
+    Video and camera frames print only when the text changes, as ``source#frame<TAB>text``. Control
+    characters in a name are escaped (``one_line``), so each line holds exactly one tab."""
 
     def __init__(self, stream: TextIO | None = None):
         self.stream = stream or sys.stdout
@@ -117,10 +139,10 @@ class TextPrinter:
     def write(self, result: Result) -> None:
         text = " ".join(result.reading.lines)
         if result.time_s is None:
-            line = f"{result.source}\t{text}\n"
+            line = f"{one_line(result.source)}\t{text}\n"
         elif self._last.get(result.source) != text:
             self._last[result.source] = text
-            line = f"{result.source}#{result.frame}\t{text}\n"
+            line = f"{one_line(result.source)}#{result.frame}\t{text}\n"
         else:
             return
         self.stream.write(line)
@@ -136,9 +158,13 @@ def annotated_picture_path(save_dir: Path, relative: Path) -> Path:
     """Where the annotated copy of a picture goes: same relative path and format where OpenCV can
     write that format, else PNG."""
     target = save_dir / relative
-    if not cv2.haveImageWriter(str(target)):
-        target = target.with_suffix(".png")
+    if not _can_encode(target.suffix):
+        return target.with_suffix(".png")
     return target
+
+
+def _can_encode(suffix: str) -> bool:
+    return suffix.isascii() and len(suffix) > 1 and cv2.haveImageWriter(f"picture{suffix}")
 
 
 def _partial_path(path: Path) -> Path:
@@ -154,15 +180,21 @@ def remove_partial(path: Path) -> None:
 
 
 def write_picture(path: Path, image: np.ndarray) -> None:
-    """Write under a temporary name, then rename: an interrupted run never leaves half a picture."""
+    """Write under a temporary name, then rename: an interrupted run never leaves half a picture.
+    Encoded in memory and written by Python: OpenCV's own writer crashes on a name that is not UTF-8."""
     make_folder(path.parent)
     partial = _partial_path(path)
     try:
-        if not cv2.imwrite(str(partial), image):
-            raise OutputError(f"cannot write {path}; check the folder is writable and has space")
+        ok, encoded = cv2.imencode(path.suffix if _can_encode(path.suffix) else ".png", image)
+        if not ok:
+            raise OutputError(f"cannot encode {path}; choose another --save folder or format")
+        encoded.tofile(partial)
         os.replace(partial, path)
     except cv2.error as err:
         raise OutputError(f"cannot write {path}: {str(err).strip().splitlines()[-1]}") from None
+    except OSError as err:
+        raise OutputError(f"cannot write {path}: {err.strerror or err}; check the folder is writable and has "
+                          "space") from None
     finally:
         if partial.exists():
             partial.unlink()
@@ -183,6 +215,9 @@ class VideoWriter:
 
     def __init__(self, path: Path, fps: float):
         self.path, self.fps = path, fps if fps and fps > 0 else 30.0
+        # OpenCV crashes on a name that is not UTF-8: such a video is written under a plain name, renamed at the end
+        self._written_as = path if _is_utf8(str(path)) else path.with_name(
+            f".livedigits-{os.getpid()}-{id(self)}.partial.mp4")
         self._writer = None
         self._size: tuple[int, int] | None = None
         self.frames = 0
@@ -191,7 +226,8 @@ class VideoWriter:
         size = (image.shape[1], image.shape[0])
         if self._writer is None:
             make_folder(self.path.parent)
-            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*VIDEO_FOURCC), self.fps, size)
+            self._writer = cv2.VideoWriter(str(self._written_as), cv2.VideoWriter_fourcc(*VIDEO_FOURCC), self.fps,
+                                           size)
             if not self._writer.isOpened():
                 self._writer = None
                 raise OutputError(f"cannot write video {self.path} (no {VIDEO_FOURCC} encoder, or the folder is "
@@ -207,3 +243,13 @@ class VideoWriter:
         if self._writer is not None:
             self._writer.release()
             self._writer = None
+            if self._written_as != self.path:
+                os.replace(self._written_as, self.path)
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -27,7 +27,7 @@ from .batch import PictureJob, PictureReader, RecognizerSpec
 from .display import Key
 from .interrupts import InterruptGuard
 from .outputs import (CsvWriter, JsonlWriter, OutputError, Result, TextPrinter, VideoWriter, annotated_picture_path,
-                      make_folder, write_picture)
+                      make_folder, one_line, write_picture)
 
 
 @dataclass
@@ -90,7 +90,7 @@ class Messages:
         self.stream = stream or sys.stderr
 
     def say(self, text: str) -> None:
-        tqdm.write(f"livedigits: {text}", file=self.stream)
+        tqdm.write(f"livedigits: {one_line(text)}", file=self.stream)
 
 
 class Sinks:
@@ -367,10 +367,18 @@ def listed_files(source: Source, settings: RunSettings, messages: Messages) -> t
         hint = "" if settings.recursive or kind is SourceKind.GLOB else " (add --recursive to look in subfolders)"
         raise SourceError(f"no pictures or videos {where} {source.spec}{hint}; {_formats_hint()}")
     if listing.others and not settings.quiet:
-        names = [str(p.relative_to(source.path)) if kind is SourceKind.FOLDER else str(p) for p in listing.others]
-        shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
-        messages.say(f"ignoring {_count(len(names), 'file')} that are neither pictures nor videos: {shown}")
+        messages.say(f"ignoring {_count(len(listing.others), 'file')} that are neither pictures nor videos: "
+                     f"{_shown(listing.others, source)}")
+    if listing.repeated and not settings.quiet:
+        messages.say(f"not following {_count(len(listing.repeated), 'link')} to a folder listed already "
+                     f"(a loop, or a second name for it): {_shown(listing.repeated, source)}")
     return media, listing.others
+
+
+def _shown(paths: list[Path], source: Source, most: int = 8) -> str:
+    """The first few of ``paths`` (below a folder SOURCE: relative to it), and how many more."""
+    names = [str(p.relative_to(source.path)) if source.kind is SourceKind.FOLDER else str(p) for p in paths]
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def check_save_folder(save_dir: Path, media: list[MediaFile]) -> None:

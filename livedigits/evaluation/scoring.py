@@ -86,13 +86,41 @@ def only_digits(text: str) -> str:
     return "".join(ch for ch in str(text) if ch.isdigit())
 
 
+class LabelError(ValueError):
+    """A labels file that cannot be scored against; the message names the file and line."""
+
+
 def read_labels(path: str | Path) -> list[dict]:
-    """labels.csv rows with at least relative_path and label (extra columns kept)."""
-    with open(path, newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    if not rows or "relative_path" not in rows[0] or "label" not in rows[0]:
-        raise ValueError(f"{path} needs a header with relative_path,label")
+    """labels.csv rows with at least relative_path and label (extra columns kept), UTF-8 with or without
+    the byte order mark spreadsheet programs write. Every row must name a picture and give its label as
+    digits (0-9, a picture's lines one after another); LabelError names the first line that does not:
+    a missing or misspelt label would otherwise be scored as a picture without digits."""
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        columns = [name.strip() for name in reader.fieldnames or []]
+        if "relative_path" not in columns or "label" not in columns:
+            raise LabelError(f"{path} needs a header with relative_path,label; the first line of the labels "
+                             "file must name its columns")
+        reader.fieldnames = columns
+        rows = []
+        for row in reader:
+            if not any((value or "").strip() for value in row.values() if isinstance(value, str)):
+                continue  # a blank line
+            rows.append(row)
+            _check_label_row(path, reader.line_num, row)
     return rows
+
+
+def _check_label_row(path: str | Path, line: int, row: dict) -> None:
+    name, label = (row.get("relative_path") or "").strip(), (row.get("label") or "").strip()
+    if not name:
+        raise LabelError(f"{path} line {line}: no relative_path; each row is relative_path,label")
+    if not label:
+        raise LabelError(f"{path} line {line}: {name} has no label; give its digits, e.g. {name},1234")
+    if not (label.isascii() and label.isdigit()):
+        raise LabelError(f"{path} line {line}: the label of {name}, {label!r}, is not digits; a label is the "
+                         "picture's digits 0-9, its lines one after another")
+    row["relative_path"], row["label"] = name, label
 
 
 def iou(a, b) -> float:
