@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -27,6 +27,7 @@ from ..overlay import draw
 from ..pipeline import Reading, Recognizer
 from ..sources import PictureError, load_picture
 from .outputs import OutputError, remove_partial, write_picture
+from .picture_headers import HeaderError, Refused, read_header
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,19 @@ def read_picture(recognizer: Recognizer, job: PictureJob) -> PictureOutcome:
         if job.keep_annotated:
             outcome.annotated = annotated
     return outcome
+
+
+def declared_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) that a picture file's header declares, without decoding it; None when unknown."""
+    try:
+        with open(path, "rb") as handle:
+            header = read_header(handle.read(HEADER_BYTES))
+    except (OSError, HeaderError, Refused):
+        return None
+    return (header.width, header.height) if header is not None else None
+
+
+HEADER_BYTES = 256 * 1024  # enough for a JPEG's size after a large EXIF block (64 KB at most) and more
 
 
 # Per-process state of a worker: set once as the worker starts. Only worker processes set it; the main
@@ -232,18 +246,26 @@ class PictureReader:
         with _signals_held(), _opencv_threads_stopped(context):
             self._workers.append(_Worker(context, self.spec, self._workers))
 
-    def read(self, jobs: Iterable[PictureJob]) -> Iterator[PictureOutcome]:
+    def read(self, jobs: Iterable[PictureJob],
+             starting: Callable[[PictureJob], None] = lambda job: None) -> Iterator[PictureOutcome]:
+        """The outcomes of ``jobs``, in their order; ``starting(job)`` is called here as a picture's
+        reading begins (in a worker or in this process)."""
         jobs = list(jobs)
         if not self._workers or len(jobs) <= 1:
-            return (read_picture(self._local_recognizer(), job) for job in jobs)
-        return self._read_in_workers(jobs)
+            return (self._read_here(job, starting) for job in jobs)
+        return self._read_in_workers(jobs, starting)
+
+    def _read_here(self, job: PictureJob, starting: Callable[[PictureJob], None]) -> PictureOutcome:
+        starting(job)
+        return read_picture(self._local_recognizer(), job)
 
     def _local_recognizer(self) -> Recognizer:
         if self.recognizer is None:
             self.recognizer = self.spec.build()
         return self.recognizer
 
-    def _read_in_workers(self, jobs: list[PictureJob]) -> Iterator[PictureOutcome]:
+    def _read_in_workers(self, jobs: list[PictureJob],
+                         starting: Callable[[PictureJob], None]) -> Iterator[PictureOutcome]:
         self._jobs = jobs
         waiting = deque(range(len(jobs)))       # not handed to a worker yet
         done: dict[int, PictureOutcome] = {}    # read, not yet handed on (a later picture finished first)
@@ -252,7 +274,7 @@ class PictureReader:
         while next_index < len(jobs):
             for worker in [w for w in self._workers if w.job is None]:
                 if waiting and waiting[0] < next_index + window:
-                    self._hand_over(worker, waiting)
+                    self._hand_over(worker, waiting, starting)
             while next_index in done:
                 yield done.pop(next_index)
                 next_index += 1
@@ -260,7 +282,7 @@ class PictureReader:
             if not busy:  # every worker died and none could be started: read the rest here
                 if waiting:
                     index = waiting.popleft()
-                    done[index] = read_picture(self._local_recognizer(), jobs[index])
+                    done[index] = self._read_here(jobs[index], starting)
                 continue
             for connection in wait(list(busy)):
                 worker = busy[connection]
@@ -272,13 +294,14 @@ class PictureReader:
                                                                     f"({worker.how_it_ended()})")
                     self._replace(worker)
 
-    def _hand_over(self, worker: _Worker, waiting: deque) -> None:
+    def _hand_over(self, worker: _Worker, waiting: deque, starting: Callable[[PictureJob], None]) -> None:
         try:
             worker.connection.send(self._jobs[waiting[0]])
         except OSError:  # it died while idle: the job waits for the next worker
             self._replace(worker)
             return
         worker.job = waiting.popleft()
+        starting(self._jobs[worker.job])
 
     def _replace(self, worker: _Worker) -> None:
         with _signals_held():

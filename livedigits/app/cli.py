@@ -2,7 +2,7 @@
 
     livedigits SOURCE [options]                     read a camera, video, picture, folder or glob
     livedigits eval FOLDER [--labels labels.csv]    score readings against labels
-    livedigits serve ...                            the web app (when livedigits.app.web is installed)
+    livedigits serve [options]                      the web page and JSON API (livedigits.app.web)
 
 Bad input never shows a traceback: one line ``livedigits: error: <what is wrong>; <what to do>`` on
 stderr and exit status 2. Ctrl-C and SIGTERM end the run with 130/143 after closing every output.
@@ -31,7 +31,7 @@ from . import display
 from .batch import PictureReader, RecognizerSpec
 from .evaluate import evaluate_folder, format_scores, labelled_pictures, write_report
 from .interrupts import InterruptGuard
-from .outputs import OutputError, one_line
+from .outputs import OutputError, check_writable, one_line
 from .runner import Messages, Run, RunSettings
 
 PROG = "livedigits"
@@ -50,9 +50,16 @@ SOURCE kinds (recognised from SOURCE itself):
 
 what comes out:
   stdout      one line per picture: source<TAB>text (a picture's lines joined by a space);
-              video and camera frames print source#frame<TAB>text when the text changes
-  --csv       one row per digit: source,frame,time_s,x,y,w,h,digit,confidence,line
+              video and camera frames print source#frame<TAB>text when the steady text changes
+              (nothing until digits are read; an empty text when they leave the view).
+              Tabs, newlines and other control characters in names print as \\t, \\n, \\xNN.
+  --csv       one row per digit: source,frame,time_s,x,y,w,h,digit,confidence,line,track
+              (line: the digit's line in reading order, from 0; track: on a video or camera, the
+              steady track the digit belongs to; empty for pictures and with --raw)
   --jsonl     one record per picture or frame: source, frame, time_s, text, digits
+  --save      annotated pictures keep their name and format (WebP is saved as .jpg: 20-150 times
+              faster); videos and cameras become .mp4; two inputs that would share a name (clip.avi,
+              clip.mp4) keep both: clip.mp4 and clip.avi.mp4
   Boxes are in pixels of the picture as read (after EXIF orientation and --rotate).
   FILE may be - for stdout (the tab-separated lines are then left out).
 
@@ -60,6 +67,7 @@ what comes out:
 
 Other commands:
   livedigits eval FOLDER [--labels FILE] [--report DIR]   score a labelled folder (see: livedigits eval -h)
+  livedigits serve [--host H] [--port N]                  the web page and JSON API (see: livedigits serve -h)
 
 exit status: 0 done, 2 bad input (message on stderr), 130/143 interrupted by Ctrl-C/SIGTERM.
 """
@@ -124,7 +132,7 @@ def load_recognizer(model: str | None, min_confidence: float) -> Recognizer:
 
 def run_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=PROG, usage=f"{PROG} SOURCE [options]   |   {PROG} eval FOLDER [options]",
+        prog=PROG, usage=f"{PROG} SOURCE [options]   |   {PROG} eval FOLDER [options]   |   {PROG} serve [options]",
         description="Find and read handwritten digits in camera frames, videos, pictures and folders of scans.",
         epilog=RUN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source", metavar="SOURCE", help="camera index, video, picture, folder or quoted glob")
@@ -149,8 +157,8 @@ def run_parser() -> argparse.ArgumentParser:
     src.add_argument("--max-frames", metavar="N", type=_positive_int,
                      help="stop after N frames of each video or camera")
     src.add_argument("--workers", metavar="N", type=_positive_int, default=available_cores(),
-                     help="processes reading pictures in parallel (default: the cores available, %(default)s; "
-                          "1 reads in this process)")
+                     help="processes reading pictures in parallel (default and most: the cores available, "
+                          "%(default)s; 1 reads in this process)")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     return parser
 
@@ -164,6 +172,16 @@ def _add_reading_options(parser: argparse.ArgumentParser, rotate_default: int | 
     group.add_argument("--rotate", type=int, choices=sorted(ROTATIONS), default=rotate_default,
                        help="turn pictures and frames counter-clockwise by this many degrees first "
                             "(for sideways photos)")
+
+
+def capped_workers(asked: int, quiet: bool, messages: Messages) -> int:
+    """--workers, at most one process per core available: more only cost memory (each holds a model)."""
+    cores = available_cores()
+    if asked <= cores:
+        return asked
+    if not quiet:
+        messages.say(f"--workers {asked} is more than the {cores} cores available; using {cores}")
+    return cores
 
 
 def number_in(kind: type, low: float, high: float | None = None, what: str | None = None):
@@ -224,7 +242,8 @@ def run_command(argv: list[str], guard: InterruptGuard, capture_factory: Capture
         recognizer = load_recognizer(args.model, args.min_confidence)
     except ModelError as err:
         return fail(str(err), stderr)
-    settings = RunSettings(rotate=args.rotate, every=args.every, max_frames=args.max_frames, workers=args.workers,
+    workers = capped_workers(args.workers, args.quiet, Messages(stderr))
+    settings = RunSettings(rotate=args.rotate, every=args.every, max_frames=args.max_frames, workers=workers,
                            recursive=args.recursive, quiet=args.quiet, save_dir=args.save, csv_path=args.csv,
                            jsonl_path=args.jsonl, show=args.show, raw=args.raw, summary_path=args.summary,
                            labels=args.labels)
@@ -258,7 +277,8 @@ def eval_parser() -> argparse.ArgumentParser:
     parser.add_argument("--report", metavar="DIR", type=Path,
                         help="write confusion_matrix.png and errors.csv (path,expected,got) into DIR")
     parser.add_argument("--workers", metavar="N", type=_positive_int, default=available_cores(),
-                        help="processes reading pictures in parallel (default %(default)s)")
+                        help="processes reading pictures in parallel (default and most: the cores available, "
+                             "%(default)s)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or notes")
     _add_reading_options(parser, rotate_default=None)
     return parser
@@ -279,12 +299,15 @@ def eval_command(argv: list[str], guard: InterruptGuard, stdout: TextIO, stderr:
     if not items:
         return fail(f"{labels} lists no pictures; add rows of relative_path,label", stderr)
     try:
+        if args.report:  # made and tried now: a long evaluation must not end in a report it cannot write
+            check_writable(args.report, "--report")
         recognizer = load_recognizer(args.model, args.min_confidence)
-    except ModelError as err:
+    except (ModelError, OutputError) as err:
         return fail(str(err), stderr)
     messages = Messages(stderr)
+    workers = capped_workers(args.workers, args.quiet, messages)
     try:
-        with PictureReader(RecognizerSpec(args.model, args.min_confidence), args.workers, recognizer,
+        with PictureReader(RecognizerSpec(args.model, args.min_confidence), workers, recognizer,
                            expected_jobs=len(items)) as reader, \
                 tqdm(total=len(items), unit="picture", file=stderr, disable=args.quiet, leave=False) as bar:
             result = evaluate_folder(args.folder, items, reader,
@@ -295,7 +318,7 @@ def eval_command(argv: list[str], guard: InterruptGuard, stdout: TextIO, stderr:
         if args.report:
             try:
                 paths = write_report(result, args.report, title=args.folder.name or str(args.folder))
-            except OSError as err:
+            except (OSError, OutputError) as err:
                 return fail(f"cannot write the report into {args.report}: {err}; choose another --report folder",
                             stderr)
             if not args.quiet:

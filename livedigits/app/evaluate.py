@@ -17,6 +17,7 @@ import numpy as np
 from ..evaluation.scoring import LabelError, TextScore, aligned_pairs, read_labels
 from ..sources import ROTATIONS, SourceError
 from .batch import PictureJob, PictureReader
+from .outputs import write_picture
 
 ROTATE_COLUMN = "rotate_ccw_deg_to_upright"
 NONE = 10  # row/column index for "no digit" in the confusion matrix
@@ -101,12 +102,11 @@ def format_scores(result: EvalResult) -> str:
 
 
 def write_report(result: EvalResult, folder: Path, title: str) -> list[Path]:
-    """confusion_matrix.png and errors.csv (path, expected, got) in ``folder``."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """confusion_matrix.png and errors.csv (path, expected, got) in ``folder``; OutputError when the
+    picture cannot be written, OSError when the table cannot."""
     matrix_path, errors_path = folder / "confusion_matrix.png", folder / "errors.csv"
-    if not cv2.imwrite(str(matrix_path), confusion_matrix_image(confusion_counts(result.score), title)):
-        raise OSError(f"cannot write {matrix_path}")
-    with open(errors_path, "w", newline="", encoding="utf-8") as handle:
+    write_picture(matrix_path, confusion_matrix_image(confusion_counts(result.score), title))
+    with open(errors_path, "w", newline="", encoding="utf-8", errors="backslashreplace") as handle:
         writer = csv.writer(handle)
         writer.writerow(["path", "expected", "got"])
         writer.writerows(result.score.errors())

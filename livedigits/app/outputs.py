@@ -7,11 +7,13 @@ written under a temporary name and renamed, so a picture file is never half-writ
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import os
 import re
 import sys
+import tempfile
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,7 @@ import numpy as np
 from ..pipeline import Reading
 
 CSV_FIELDS = ("source", "frame", "time_s", "x", "y", "w", "h", "digit", "confidence", "line", "track")
+SAVED_AS_JPEG = frozenset({".webp"})  # --save writes these as .jpg (see annotated_picture_path)
 VIDEO_FOURCC = "mp4v"  # in every OpenCV build with FFmpeg; H.264 encoders are often missing
 
 
@@ -81,7 +84,8 @@ class _LineWriter:
 
 
 class CsvWriter(_LineWriter):
-    """One row per digit: source,frame,time_s,x,y,w,h,digit,confidence,line."""
+    """One row per digit: source,frame,time_s,x,y,w,h,digit,confidence,line,track (``CSV_FIELDS``; track:
+    the digit's track on a video or camera, empty for pictures and with --raw)."""
 
     def __init__(self, path: str, guard=None, stdout: TextIO | None = None):
         super().__init__(path, "--csv", guard, stdout)
@@ -129,8 +133,9 @@ def _escaped(match: re.Match) -> str:
 
 class TextPrinter:
     """``source<TAB>text`` on stdout, a picture's lines joined by a space, for piping into other tools.
-    Video and camera frames print only when the text changes, as ``source#frame<TAB>text``. Control
-    characters in a name are escaped (``one_line``), so each line holds exactly one tab."""
+    Video and camera frames print only when the (steady) text changes, as ``source#frame<TAB>text``:
+    nothing until digits are read, an empty text when they leave the view. Control characters in a
+    name are escaped (``one_line``), so each line holds exactly one tab."""
 
     def __init__(self, stream: TextIO | None = None):
         self.stream = stream or sys.stdout
@@ -140,7 +145,7 @@ class TextPrinter:
         text = " ".join(result.reading.lines)
         if result.time_s is None:
             line = f"{one_line(result.source)}\t{text}\n"
-        elif self._last.get(result.source) != text:
+        elif self._last.get(result.source, "") != text:  # from nothing: a video starts with its first digits
             self._last[result.source] = text
             line = f"{one_line(result.source)}#{result.frame}\t{text}\n"
         else:
@@ -155,9 +160,12 @@ class TextPrinter:
 # -- annotated files -------------------------------------------------------------------------------
 
 def annotated_picture_path(save_dir: Path, relative: Path) -> Path:
-    """Where the annotated copy of a picture goes: same relative path and format where OpenCV can
-    write that format, else PNG."""
+    """Where the annotated copy of a picture goes: the same relative path and format, except WebP, saved
+    as JPEG (.jpg: WebP's encoder takes 20 to 150 times as long for the same picture), and formats
+    OpenCV cannot write, saved as PNG."""
     target = save_dir / relative
+    if target.suffix.lower() in SAVED_AS_JPEG:
+        return target.with_suffix(".jpg")
     if not _can_encode(target.suffix):
         return target.with_suffix(".png")
     return target
@@ -200,13 +208,31 @@ def write_picture(path: Path, image: np.ndarray) -> None:
             partial.unlink()
 
 
-def make_folder(folder: Path) -> None:
+def make_folder(folder: Path, what: str = "--save") -> None:
     """``folder`` and its parents, or OutputError (a file in the way, no permission)."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise OutputError(f"cannot create folder {folder}: {err.strerror or err}; "
-                          "choose another --save folder") from None
+                          f"choose another {what} folder") from None
+
+
+def check_writable(path: Path, what: str, folder: bool = True) -> None:
+    """Before a run: the folder ``path`` (or, with ``folder=False``, the file ``path``'s folder) is made
+    and a file is tried in it, so that an option whose output is written late (--summary at the end, a
+    video's .mp4 at its first frame, eval's --report) fails now with one line, not after a long run."""
+    where = path if folder else path.parent
+    make_folder(where, what)
+    try:
+        with tempfile.TemporaryFile(dir=where):
+            pass
+        if not folder and path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, "it is a folder", str(path))
+        if not folder and path.exists():
+            open(path, "ab").close()
+    except OSError as err:
+        raise OutputError(f"cannot write {what} {path}: {err.strerror or err}; choose another "
+                          f"{'folder' if folder else 'path'}") from None
 
 
 class VideoWriter:

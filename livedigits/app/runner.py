@@ -23,11 +23,14 @@ from ..pipeline import Reading, Recognizer
 from ..sources import (CaptureFactory, Frame, LatestFrameReader, MediaFile, Source, SourceError, SourceKind, VideoFrames,
                       list_media, open_live)
 from ..track import Stabilizer, SummaryCollector, TrackSettings, write_summary
-from .batch import PictureJob, PictureReader, RecognizerSpec
+from .batch import PictureJob, PictureReader, RecognizerSpec, declared_size
 from .display import Key
 from .interrupts import InterruptGuard
 from .outputs import (CsvWriter, JsonlWriter, OutputError, Result, TextPrinter, VideoWriter, annotated_picture_path,
-                      make_folder, one_line, write_picture)
+                      check_writable, one_line, write_picture)
+
+
+LARGE_PICTURE_PIXELS = 50_000_000  # from here on a picture takes seconds to decode and read: a note says so
 
 
 @dataclass
@@ -57,16 +60,18 @@ class Summary:
     ignored: list[str] = field(default_factory=list)               # neither pictures nor videos
     stopped_by_user: bool = False
     started: float = field(default_factory=time.perf_counter)
+    has_pictures: bool = True        # what the run is to read: a video or camera run counts only frames
+    has_frames: bool = False
 
     def add(self, result: Result) -> None:
         self.digits += len(result.reading.digits)
 
     def done(self) -> str:
-        """"3 pictures", "90 frames" or "3 pictures and 90 frames"."""
+        """"3 pictures", "90 frames" or "3 pictures and 90 frames" (a video run stopped at once: "0 frames")."""
         parts = []
-        if self.pictures or not self.frames:
+        if self.pictures or (self.has_pictures and not self.frames):
             parts.append(_count(self.pictures, "picture"))
-        if self.frames:
+        if self.frames or self.has_frames or not parts:
             parts.append(_count(self.frames, "frame"))
         return " and ".join(parts)
 
@@ -153,6 +158,7 @@ class Run:
         self.messages = Messages(self.stderr)
         self.viewer: Viewer | None = None  # the --show window
         self._summaries: dict[str, SummaryCollector] = {}
+        self._targets: dict[Path, Path] = {}  # --save: input -> its annotated copy
 
     # -- the whole run -------------------------------------------------------------------------
     def execute(self) -> Summary:
@@ -168,6 +174,8 @@ class Run:
                 window = self.window_factory()
                 closing.callback(window.close)
                 self.viewer = Viewer(window, self.source, self.settings.save_dir, self.summary, self.messages)
+            if self.settings.summary_path:  # checked (and its folder made) now: not lost after a long run
+                check_writable(Path(self.settings.summary_path), "--summary", folder=False)
             sinks = Sinks(self.settings, self.guard, self.stdout)
             closing.callback(sinks.close)
             if self.settings.summary_path:
@@ -198,12 +206,19 @@ class Run:
         else:
             media, others = listed_files(self.source, self.settings, self.messages)
             self.summary.ignored = [str(p) for p in others]
+        self.summary.has_pictures = any(not m.is_video for m in media)
+        self.summary.has_frames = kind.is_live or any(m.is_video for m in media)
         if self.settings.save_dir is not None:
-            check_save_folder(self.settings.save_dir, media)
+            self._targets = save_targets(self.settings.save_dir, media)
+            check_save_folder(self.settings.save_dir, media, self._targets)
+            longer = [f"{m.relative} -> {self._targets[m.path].name}" for m in media
+                      if self._targets[m.path] != save_path(self.settings.save_dir, m)]
+            if longer and not self.settings.quiet:
+                self.messages.say(f"annotated copies that would share a name get longer ones: {_some(longer)}")
         return media
 
     def _save_path(self, item: MediaFile) -> Path | None:
-        return save_path(self.settings.save_dir, item) if self.settings.save_dir is not None else None
+        return self._targets[item.path] if self.settings.save_dir is not None else None
 
     # -- pictures and video files ---------------------------------------------------------------
     def _read_files(self, media: list[MediaFile], sinks: Sinks) -> None:
@@ -225,7 +240,7 @@ class Run:
     def _read_pictures(self, reader: PictureReader, pictures: list[MediaFile], sinks: Sinks, single: bool) -> None:
         jobs = [PictureJob(m.path, self.settings.rotate, self._save_path(m), keep_annotated=self.viewer is not None,
                            labels=self.settings.labels) for m in pictures]
-        outcomes = reader.read(jobs)
+        outcomes = reader.read(jobs, starting=self._note_if_large)
         with tqdm(total=len(jobs), unit="picture", file=self.stderr or sys.stderr,
                   disable=self.settings.quiet or len(jobs) <= 1, leave=False) as bar:
             for outcome in outcomes:
@@ -246,6 +261,14 @@ class Run:
                 self.summary.add(result)
                 if self.viewer is not None and self.viewer.show(outcome.annotated, name, 0, wait_ms=0):
                     return
+
+    def _note_if_large(self, job: PictureJob) -> None:
+        """A picture that takes seconds to read is said to, so that a long pause is not taken for a hang.
+        (Reading it at a reduced scale would be faster but lose the small digits of a large scan.)"""
+        size = None if self.settings.quiet else declared_size(job.path)
+        if size is not None and size[0] * size[1] >= LARGE_PICTURE_PIXELS:
+            self.messages.say(f"reading {job.path}, a {size[0] * size[1] / 1e6:.0f} MP picture ({size[0]} x "
+                              f"{size[1]}): this takes a few seconds")
 
     def _read_video(self, item: MediaFile, sinks: Sinks, single: bool) -> None:
         try:
@@ -375,20 +398,51 @@ def listed_files(source: Source, settings: RunSettings, messages: Messages) -> t
     return media, listing.others
 
 
-def _shown(paths: list[Path], source: Source, most: int = 8) -> str:
+def _shown(paths: list[Path], source: Source) -> str:
     """The first few of ``paths`` (below a folder SOURCE: relative to it), and how many more."""
-    names = [str(p.relative_to(source.path)) if source.kind is SourceKind.FOLDER else str(p) for p in paths]
+    return _some([str(p.relative_to(source.path)) if source.kind is SourceKind.FOLDER else str(p) for p in paths])
+
+
+def _some(names: list[str], most: int = 8) -> str:
     return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
-def check_save_folder(save_dir: Path, media: list[MediaFile]) -> None:
-    """--save DIR is made now, not after the first picture was read; no input may be its own annotated copy."""
-    make_folder(save_dir)
+def check_save_folder(save_dir: Path, media: list[MediaFile], targets: dict[Path, Path]) -> None:
+    """--save DIR (and each subfolder a copy goes to) is made and tried now, not after the first picture
+    or video frame was read; no input may be its own annotated copy, and no copy's name a folder."""
+    check_writable(save_dir, "--save")
+    for folder in dict.fromkeys(target.parent for target in targets.values()):
+        check_writable(folder, "--save")
     for item in media:
-        target = save_path(save_dir, item)
+        target = targets[item.path]
         if target.exists() and target.resolve() == item.path.resolve():
             raise OutputError(f"--save {save_dir} would overwrite {item.path} with its annotated copy; "
                               "choose another folder")
+        if target.is_dir():
+            raise OutputError(f"--save {save_dir}: the annotated copy of {item.path} would be {target}, which is "
+                              "a folder; choose another --save folder")
+
+
+def save_targets(save_dir: Path, media: list[MediaFile]) -> dict[Path, Path]:
+    """Each input's annotated copy, no two the same. A copy keeps the input's name, or changes only its
+    extension (a video becomes .mp4, WebP .jpg); when two inputs would share a name (clip.avi and
+    clip.mp4 both as clip.mp4), the one whose name stays (clip.mp4) has it, and the other keeps its own
+    extension before the new one (clip.avi.mp4); a name taken even so gets -2, -3... before it."""
+    preferred = {item.path: save_path(save_dir, item) for item in media}
+    keeps_name = [item for item in media if preferred[item.path].name == item.path.name]
+    targets: dict[Path, Path] = {}
+    taken: set[Path] = set()
+    for item in keeps_name + [item for item in media if item not in keeps_name]:
+        target = preferred[item.path]
+        if target in taken:
+            target = target.with_name(item.path.name + target.suffix)
+        stem, number = target.name[:-len(target.suffix)] if target.suffix else target.name, 2
+        while target in taken:
+            target = target.with_name(f"{stem}-{number}{target.suffix}")
+            number += 1
+        targets[item.path] = target
+        taken.add(target)
+    return {item.path: targets[item.path] for item in media}
 
 
 def save_path(save_dir: Path, item: MediaFile) -> Path:

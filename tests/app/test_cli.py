@@ -215,8 +215,8 @@ def test_samples_folder_end_to_end(tmp_path, api_texts):
         assert name in done.stderr  # named once as not a picture or video
 
     # annotated pictures, and an annotated video with the source's size, rate and length
-    for name in PICTURES:
-        annotated = cv2.imread(str(save / name))
+    for name in PICTURES:  # WebP is saved as JPEG (its encoder is 20-150 times slower)
+        annotated = cv2.imread(str(save / (name.replace(".webp", ".jpg"))))
         assert annotated is not None
         assert annotated.shape[:2] == (PICTURES[name]["height"], PICTURES[name]["width"])
     capture = cv2.VideoCapture(str(save / "panning.mp4"))
@@ -293,7 +293,9 @@ def test_video_stride_max_frames_and_save(tmp_path):
     records = read_jsonl(tmp_path / "v.jsonl")
     assert [r["frame"] for r in records] == [0, 5, 10, 15, 20, 25]
     assert [r["time_s"] for r in records] == pytest.approx([f / 15 for f in (0, 5, 10, 15, 20, 25)], abs=1e-3)
-    assert out.splitlines()[0].startswith(f"{SAMPLES / 'panning.mp4'}#0\t")  # frames print when the text changes
+    # frames print when the steady text changes, from nothing: the first line is the first frame with digits
+    first, text = out.splitlines()[0].split("\t")
+    assert first.startswith(f"{SAMPLES / 'panning.mp4'}#") and text
     assert np.median([character_error_rate([(VIDEO["text"], r["text"])]) for r in records]) < 0.10
     capture = cv2.VideoCapture(str(tmp_path / "saved" / "panning.mp4"))
     # each read frame stands for the 5 it represents: same rate and timing as the source

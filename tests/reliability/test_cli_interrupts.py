@@ -7,6 +7,7 @@ so that a signal to the group reaches the command and its workers and nothing el
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -123,6 +124,8 @@ def test_a_worker_that_dies_costs_only_its_picture(tmp_path, monkeypatch):
         return reading(recognizer, job)
 
     monkeypatch.setattr(batch, "read_picture", crashing)
+    # forked workers, whatever threads earlier tests left: they must inherit the crashing read_picture
+    monkeypatch.setattr(batch, "_pool_context", lambda: multiprocessing.get_context("fork"))
     with PictureReader(RecognizerSpec(None, 0.5), 2, expected_jobs=len(jobs)) as reader:
         outcomes = []  # read in a thread, so that a pool that waits for ever fails the test instead
         reading_thread = threading.Thread(target=lambda: outcomes.extend(reader.read(jobs)), daemon=True)
