@@ -125,7 +125,7 @@ def _serve(connection, spec: RecognizerSpec, inherited: list) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _set_signals_blocked(False)  # blocked by the main process around the fork: no handler ran in between
-    for other in inherited:  # the main process's ends of the other workers' pipes, inherited by fork
+    for other in inherited:  # the main process's ends of the pipes, inherited by fork
         other.close()
     _start_worker(spec)
     while True:
@@ -189,7 +189,9 @@ class _Worker:
 
     def __init__(self, context: multiprocessing.context.BaseContext, spec: RecognizerSpec, others: list["_Worker"]):
         here, there = context.Pipe()
-        inherited = [w.connection for w in others] if context.get_start_method() == "fork" else []
+        # a forked child holds copies of this process's ends of the pipes, its own included: it closes
+        # them, so that it sees the end of its pipe when this process closes it (or dies)
+        inherited = [here, *(w.connection for w in others)] if context.get_start_method() == "fork" else []
         self.process = context.Process(target=_serve, args=(there, spec, inherited), daemon=True,
                                        name="livedigits-worker")
         self.process.start()
@@ -275,16 +277,16 @@ class PictureReader:
             for worker in [w for w in self._workers if w.job is None]:
                 if waiting and waiting[0] < next_index + window:
                     self._hand_over(worker, waiting, starting)
-            while next_index in done:
+            if next_index in done:
                 yield done.pop(next_index)
                 next_index += 1
-            busy = {w.connection: w for w in self._workers if w.job is not None}
-            if not busy:  # every worker died and none could be started: read the rest here
-                if waiting:
-                    index = waiting.popleft()
-                    done[index] = self._read_here(jobs[index], starting)
+                continue  # to hand the next pictures over before waiting
+            if not self._workers:  # every worker died and none could be started: read the rest here
+                index = waiting.popleft()
+                done[index] = self._read_here(jobs[index], starting)
                 continue
-            for connection in wait(list(busy)):
+            busy = {w.connection: w for w in self._workers if w.job is not None}
+            for connection in wait(list(busy)) if busy else []:
                 worker = busy[connection]
                 index, worker.job = worker.job, None
                 try:

@@ -167,3 +167,23 @@ def test_interrupt_while_importing_is_quiet(signal_number, status):
                 process.wait()
         assert b"Traceback" not in stderr and b"KeyboardInterrupt" not in stderr, (delay, stderr.decode())
         assert process.returncode == status, (delay, process.returncode, stderr.decode())
+
+
+def test_workers_end_as_soon_as_the_run_does(tmp_path, monkeypatch):
+    """At the end of a run the workers see their pipe close and exit at once (a forked worker held a
+    copy of the main process's end of its own pipe, and closing waited 2 s for it), and while it runs
+    every picture is read by a worker, none in the main process."""
+    page = tmp_path / "page.png"
+    cv2.imwrite(str(page), cv2.resize(cv2.imread(str(SAMPLES / "plain.jpg")), (160, 120)))
+    read_here = []
+    monkeypatch.setattr(PictureReader, "_read_here", lambda self, job, starting: read_here.append(job))
+    monkeypatch.setattr(batch, "_pool_context", lambda: multiprocessing.get_context("fork"))
+    reader = PictureReader(RecognizerSpec(None, 0.5), 2, expected_jobs=12).start()
+    try:
+        outcomes = list(reader.read([PictureJob(page)] * 12))
+    finally:
+        started = time.monotonic()
+        reader.close()
+        took = time.monotonic() - started
+    assert read_here == [] and len(outcomes) == 12 and all(o.reading.text for o in outcomes)
+    assert took < 1.0, f"closing took {took:.1f} s"
