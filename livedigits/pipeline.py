@@ -5,13 +5,12 @@ import os
 import time
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 
 from .classify import NOT_A_DIGIT, NUM_DIGITS, Classifier
 from .normalize import to_mnist
-from .segment import (MIN_INK_CONTRAST, Box, Region, Segmentation, at_working_scale, binarize, ink_levels, ink_map,
-                      is_noise, segment, to_gray)
+from .segment import Box, Region, Segmentation, segment
+from .single_digit import digit_from_probabilities, single_digit_crops
 
 # Chosen from measurements (see README "Confidence threshold"): rejects most non-digit blobs
 # while keeping nearly all real digits on the synthetic scenes and the real-photo dev sets.
@@ -157,133 +156,6 @@ class Recognizer:
             if score > best[owner]:
                 best[owner], result[owner] = score, p[:NUM_DIGITS + 1]
         return result
-
-
-def digit_from_probabilities(probabilities: np.ndarray) -> tuple[int | None, float]:
-    """The classifier's 11 outputs for one digit's picture -> ``read_digit``'s answer: the digit
-    and its probability among the ten digits, or (None, probability of "not a digit")."""
-    best = int(np.argmax(probabilities[:NUM_DIGITS + 1]))
-    if best == NOT_A_DIGIT:
-        return None, float(probabilities[NOT_A_DIGIT])
-    return best, float(probabilities[best] / max(float(probabilities[:NUM_DIGITS].sum()), _LOG_FLOOR))
-
-
-# A picture with less contrast than this between paper and its darkest ink holds no writing at
-# all (blank paper, a black square): about 4 grey levels in 255 after the shading is removed.
-_BLANK_CONTRAST = 0.06 * 255
-# Pencil on a small scan can be far fainter than the page reader's floor (0.16): for one digit the
-# floor follows the picture's own ink, down to this share of its darkest strokes.
-_FAINT_INK_SHARE = 0.35
-# A component lying along the picture's edge that is this thin across it is a box border or a grid
-# line, not a stroke of the digit (share of the picture's side).
-_BORDER_LINE = 0.15
-_EDGE_WEIGHT = 0.5
-_EDGE_BAND = 0.2  # the outer band of a picture where box borders and grid lines lie
-
-
-def single_digit_crops(image: np.ndarray) -> list[np.ndarray]:
-    """The digit's ink in a picture of one digit, once per plausible polarity (two readings when
-    the picture's border does not say whether the paper is light or dark; none when it is blank)."""
-    picture = to_gray(image)
-    if is_noise(picture if picture.size <= 1 << 20 else picture[::4, ::4]):
-        return []
-    gray, scale = at_working_scale(picture)
-    readings = []
-    for inverted in paper_polarities(gray):
-        crop = single_digit_crop(255 - gray if inverted else gray, scale)
-        if crop is not None:
-            readings.append(crop)
-    return readings
-
-
-def paper_polarities(gray: np.ndarray) -> tuple[bool, ...]:
-    """Is the paper dark (light ink)? Paper surrounds a digit, so the border's level is the
-    paper's; ink is the tail of the histogram farther from it. (The whole picture's median fails on
-    tight crops, where ink covers half of it.) Both answers when neither tail clearly wins; none
-    when the picture has no contrast at all."""
-    h, w = gray.shape
-    ring = max(1, round(0.2 * min(h, w)))  # wide enough that a box border in it is a minority
-    border = np.concatenate([gray[:ring].ravel(), gray[-ring:].ravel(), gray[:, :ring].ravel(), gray[:, -ring:].ravel()])
-    paper = float(np.median(border))
-    low, high = np.percentile(gray[::2, ::2] if gray.size > 40000 else gray, (0.5, 99.5))
-    darker, lighter = paper - low, high - paper
-    if high - low < _BLANK_CONTRAST:  # no ink at all: blank paper, a black square
-        return ()
-    if darker > 1.5 * lighter:
-        return (False,)
-    if lighter > 1.5 * darker:
-        return (True,)
-    return (False, True)
-
-
-def single_digit_crop(gray: np.ndarray, scale: float) -> np.ndarray | None:
-    """Ink of the one digit in a grey picture of dark ink on lighter paper: the component that
-    weighs most (heavy, central, not a border line along the edge) plus the pieces around it.
-    None when the picture holds no ink, or nothing but box borders and grid lines."""
-    ink, _ = ink_map(gray, uniform_paper=scale > 2, polarity=False)
-    for attempt in range(2):
-        peak = float(np.percentile(ink, 99.5))
-        if peak < _BLANK_CONTRAST:
-            return None
-        threshold, faint = ink_levels(ink, floor=min(MIN_INK_CONTRAST * 255, _FAINT_INK_SHARE * peak))
-        mask = binarize(ink, levels=(threshold, faint))
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-        if count <= 1:
-            return None
-        border_line = _border_lines(labels, stats[1:])
-        if attempt == 0 and border_line.any():
-            # A dark box border sets the ink levels: a faint digit inside it falls under them.
-            # Erase the border and look again with levels of the rest of the picture.
-            erase = np.isin(labels, 1 + np.flatnonzero(border_line)).astype(np.uint8)
-            grow = max(5, round(0.03 * min(ink.shape)))  # the border's blurred edges too
-            ink = np.where(cv2.dilate(erase, np.ones((grow, grow), np.uint8)) > 0, 0, ink).astype(np.uint8)
-            continue
-        break
-    h, w = mask.shape
-    x, y, bw, bh, areas = (stats[1:, k].astype(np.float64) for k in range(5))
-    # prefer heavy components near the centre: photo borders and shadows sit at the edges
-    cx, cy = (x + bw / 2) / w - 0.5, (y + bh / 2) / h - 0.5
-    at_edge = (x <= 0) | (y <= 0) | (x + bw >= w) | (y + bh >= h)
-    touches_all = (bw > 0.98 * w) & (bh > 0.98 * h)
-    weight = areas * (1.0 - np.clip(np.hypot(cx, cy), 0, 0.7)) * np.where(at_edge, _EDGE_WEIGHT, 1.0)
-    weight = np.where(touches_all, 0.1 * weight, weight)
-    weight = np.where(border_line, 0.02 * weight, weight)
-    main = int(np.argmax(weight))
-    if border_line[main]:  # nothing but box borders and grid lines: an empty box
-        return None
-    mx, my, mw, mh = x[main], y[main], bw[main], bh[main]
-    margin = 0.35 * max(mw, mh)
-    keep = [1 + main]
-    for k in range(len(areas)):
-        if k == main or areas[k] < 0.02 * areas[main] or border_line[k]:
-            continue
-        if x[k] + bw[k] > mx - margin and x[k] < mx + mw + margin and y[k] + bh[k] > my - margin and y[k] < my + mh + margin:
-            keep.append(1 + k)
-    return np.where(np.isin(labels, keep), ink, 0).astype(np.uint8)
-
-
-def _border_lines(labels: np.ndarray, stats: np.ndarray) -> np.ndarray:
-    """Which components (rows of ``stats``, background excluded) are box borders or grid lines:
-    long and thin along an edge, or corners and frames lying almost all along two or more edges. (A tight
-    crop's digit touches the edges too, but fills much more of its box than a frame does.)"""
-    h, w = labels.shape
-    x, y, bw, bh, areas = (stats[:, k].astype(np.float64) for k in range(5))
-    at_edge = (x <= 0) | (y <= 0) | (x + bw >= w) | (y + bh >= h)
-    # a long thin line along an edge, touching it or just inside it (a cell cut a little off its
-    # grid): its middle lies in the outer band of the picture
-    near_top_bottom = (y + bh / 2 < _EDGE_BAND * h) | (y + bh / 2 > (1 - _EDGE_BAND) * h)
-    near_left_right = (x + bw / 2 < _EDGE_BAND * w) | (x + bw / 2 > (1 - _EDGE_BAND) * w)
-    border_line = (((bh < _BORDER_LINE * h) & near_top_bottom & (bw > 0.5 * w))
-                   | ((bw < _BORDER_LINE * w) & near_left_right & (bh > 0.5 * h)))
-    for k in np.flatnonzero(at_edge & ~border_line & (areas < 0.3 * bw * bh)):
-        sides = (x[k] <= 0, y[k] <= 0, x[k] + bw[k] >= w, y[k] + bh[k] >= h)
-        if sum(sides) >= 2:
-            ys, xs = np.nonzero(labels == k + 1)
-            band_x, band_y = _BORDER_LINE * w, _BORDER_LINE * h
-            near = ((sides[0] & (xs < band_x)) | (sides[1] & (ys < band_y))
-                    | (sides[2] & (xs >= w - band_x)) | (sides[3] & (ys >= h - band_y)))
-            border_line[k] = near.mean() > 0.8
-    return border_line
 
 
 @dataclass

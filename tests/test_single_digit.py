@@ -6,7 +6,7 @@ import pytest
 
 from livedigits import Recognizer
 from livedigits.normalize import to_mnist
-from livedigits.pipeline import paper_polarities, single_digit_crops
+from livedigits.single_digit import paper_polarities, single_digit_crops
 
 CASES = range(30)
 

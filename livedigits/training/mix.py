@@ -17,7 +17,7 @@ import numpy as np
 
 from livedigits.classify import NOT_A_DIGIT
 from livedigits.normalize import to_mnist
-from livedigits.pipeline import single_digit_crop
+from livedigits.single_digit import single_digit_crop
 from livedigits.training.realdata import (DigitSource, SourceMissing, cheque_digits, digit_photos,
                                  european_pen_digits, letters, printed_cells, sudoku_photo_cells,
                                  sudoku_train_cells, usps_digits)
@@ -254,7 +254,7 @@ def build_mix(paths: dict, seed: int = 1, log=print, renders: int = PRINTED_REND
 
 def normalise_any(pictures: list) -> np.ndarray:
     """Pictures of unknown polarity (phone photos): as ``read_digit`` decides it."""
-    from livedigits.pipeline import single_digit_crops
+    from livedigits.single_digit import single_digit_crops
 
     out = np.zeros((len(pictures), 28, 28), np.uint8)
     for i, picture in enumerate(pictures):
