@@ -360,7 +360,7 @@ def load_or_build_mix(config: TrainConfig):
 def per_source_results(tflite_path: Path, validation: dict) -> dict:
     """Accuracy and confusion matrix (rows: truth 0-9 then "not a digit"; columns: answer) of the
     exported model on each source's held-out part."""
-    from .classify import Classifier
+    from ..classify import Classifier
 
     classifier = Classifier(tflite_path)
     results = {}
