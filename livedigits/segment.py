@@ -191,21 +191,20 @@ def ink_map(gray: np.ndarray, uniform_paper: bool = False, polarity: bool = True
     ``polarity=False`` the ink is taken to be darker than the paper (the caller decided).
     """
     h, w = gray.shape
-    inverted = polarity and is_dark_background(gray) and not (min(h, w) >= 120 and _page_on_desk(gray))
+    small_scan = uniform_paper or min(h, w) < 120  # one paper level is all there is to estimate
+    paper = None if small_scan else _paper_brightness(gray)
+    # A mostly dark view is light ink on a dark board, unless its light part is a sheet of paper
+    # lying on a desk: then it stays dark ink on light paper.
+    inverted = polarity and is_dark_background(gray) and not (paper is not None and _page_on_desk(paper))
     if inverted:
         gray = 255 - gray
+        paper = None if small_scan else _paper_brightness(gray)
     page = None
-    if uniform_paper or min(h, w) < 120:  # a small scan: one paper level is all there is to estimate
+    if small_scan:
         background = np.full_like(gray, int(np.percentile(gray, 90)))
     else:
-        factor = 8
-        small = cv2.resize(gray, (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_AREA)
-        # a closing wider than any stroke fills the ink with paper, yet keeps the page's edge
-        # where it is (a plain max filter would spread the paper over the desk as false "ink")
-        small = cv2.morphologyEx(small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7)))
-        page = page_region(small)
-        small = cv2.GaussianBlur(small, (3, 3), 0)
-        background = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+        page = page_region(paper)
+        background = cv2.resize(cv2.GaussianBlur(paper, (3, 3), 0), (w, h), interpolation=cv2.INTER_LINEAR)
     # 255 * (paper - pixel) / paper, saturating at 0 and 255: OpenCV's uint8 arithmetic does the
     # clipping and rounding in one pass, several times faster than float numpy on a whole frame
     ink = cv2.divide(cv2.subtract(background, gray), cv2.max(background, 16), scale=255)
@@ -221,19 +220,27 @@ MAX_DESK_SHARE = 1.0 - MIN_PAGE_SHARE
 PAGE_SOLIDITY = 0.9  # a sheet of paper fills its convex outline; light writing on a board does not
 
 
-def _page_on_desk(gray: np.ndarray) -> bool:
-    """Is the light part of a mostly dark view a sheet of paper lying on a desk (then the picture
-    is dark ink on light paper, though most of it is dark)? The sheet is one large, solid, light
-    region; light writing on a dark board is thin strokes, never a solid region."""
-    small = cv2.resize(gray, (max(1, gray.shape[1] // 8), max(1, gray.shape[0] // 8)), interpolation=cv2.INTER_AREA)
-    small = cv2.morphologyEx(small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
-    bright = (small > _otsu(small)).astype(np.uint8)
+def _paper_brightness(gray: np.ndarray, factor: int = 8) -> np.ndarray:
+    """The paper's brightness at 1/``factor`` scale: a closing wider than any stroke fills the ink
+    with paper, yet keeps the page's edge where it is (a plain max filter would spread the paper
+    over the desk as false "ink")."""
+    h, w = gray.shape
+    small = cv2.resize(gray, (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_AREA)
+    return cv2.morphologyEx(small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7)))
+
+
+def _page_on_desk(paper: np.ndarray) -> bool:
+    """Is the light part of a mostly dark view (its ``_paper_brightness``) a sheet of paper lying on
+    a desk (then the picture is dark ink on light paper, though most of it is dark)? The sheet is
+    one large, solid, light region; light writing on a dark board is thin strokes, never a solid
+    region."""
+    bright = (paper > _otsu(paper)).astype(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(bright, connectivity=4)
     if count <= 1:
         return False
     largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     area = int(stats[largest, cv2.CC_STAT_AREA])
-    if area < MIN_PAGE_SHARE * small.size:
+    if area < MIN_PAGE_SHARE * paper.size:
         return False
     contours, _ = cv2.findContours((labels == largest).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     hull = cv2.contourArea(cv2.convexHull(max(contours, key=cv2.contourArea)))
