@@ -43,6 +43,23 @@ def test_any_picture_is_drawn_on_as_bgr(kind):
     assert annotated.shape == image.shape and annotated.dtype == np.uint8
 
 
+def test_copy_false_draws_on_the_frame_itself_when_it_can():
+    """The live loop's path: the same pixels as a drawn copy, on the frame it was given; a picture
+    that is not writable BGR uint8 is still converted, never drawn on."""
+    reading, image = page()
+    expected = draw(image, reading, 30.0)
+    frame = image.copy()
+    assert draw(frame, reading, 30.0, copy=False) is frame
+    assert np.array_equal(frame, expected)
+    grey = image[:, :, 0].copy()
+    locked = image.copy()
+    locked.flags.writeable = False
+    for picture in (grey, locked):
+        before = picture.copy()
+        annotated = draw(picture, reading, copy=False)
+        assert annotated is not picture and np.array_equal(picture, before)
+
+
 def test_nothing_to_draw_gives_a_plain_copy():
     _, image = page()
     annotated = draw(image, Reading([]))

@@ -331,7 +331,7 @@ class Run:
             if writer is not None or self.viewer is not None:
                 # the rate is shown live; a video file's annotated copy shows only the readings
                 annotated = draw(frame.image, reading, fps=fps if (live or self.viewer is not None) else None,
-                                 labels=self.settings.labels)
+                                 labels=self.settings.labels, copy=False)  # the frame is not used again
             # A frame's record and its annotated video frame are written as one: an interrupt between
             # them would leave a JSONL line without its frame in the saved video.
             with self.guard.deferred():
