@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from .classify import NOT_A_DIGIT, NUM_DIGITS, Classifier
+from .grid import Grid, find_grids, outside_grids, read_grids
 from .normalize import to_mnist
-from .segment import Box, Region, Segmentation, segment
+from .segment import Box, Region, Segmentation, segment, to_gray
 from .single_digit import digit_from_probabilities, single_digit_crops
 
 # Chosen from measurements (see README "Confidence threshold"): rejects most non-digit blobs
@@ -35,15 +36,21 @@ class Digit:
     line: int
     top3: tuple = ()  # ((digit, probability), ...) best first
     probabilities: tuple = ()  # the classifier's 11 outputs: digits 0-9, then "not a digit"
+    row: int | None = None     # the grid cell it was read in (None outside grids)
+    col: int | None = None
 
     def as_dict(self) -> dict:
-        return {"x": self.x, "y": self.y, "w": self.w, "h": self.h, "digit": self.digit,
-                "confidence": round(self.confidence, 4), "line": self.line}
+        record = {"x": self.x, "y": self.y, "w": self.w, "h": self.h, "digit": self.digit,
+                  "confidence": round(self.confidence, 4), "line": self.line}
+        if self.row is not None:
+            record.update(row=self.row, col=self.col)
+        return record
 
 
 @dataclass
 class Reading:
     digits: list[Digit] = field(default_factory=list)
+    grids: list[Grid] = field(default_factory=list)  # grids found, each cell read (livedigits.grid)
 
     @property
     def lines(self) -> list[str]:
@@ -70,7 +77,12 @@ class Recognizer:
         (segment, normalise, classify): the benchmark uses this."""
         clock = time.perf_counter
         started = clock()
-        seg = segment(image)
+        picture = to_gray(image)
+        grids = find_grids(picture)
+        if grids:  # read cell by cell; the rest of the picture as a page without them
+            grids, cell_digits = read_grids(picture, grids, self.classifier.predict)
+            picture = outside_grids(picture, grids)
+        seg = segment(picture)
         segmented = clock()
         normalise_s = classify_s = 0.0
         found: list[tuple[Box, np.ndarray, int]] = []
@@ -103,6 +115,8 @@ class Recognizer:
                     box = region.box if columns is None else _ink_box(seg, region, columns)
                     found.append((box, probs, region.line))
         reading = self._reading(seg, found)
+        if grids:
+            reading = self._with_grids(reading, grids, cell_digits)
         if timings is not None:
             timings["segment"] = timings.get("segment", 0.0) + segmented - started
             timings["normalise"] = timings.get("normalise", 0.0) + normalise_s
@@ -121,6 +135,25 @@ class Recognizer:
         kept.sort(key=lambda k: (renumber[k[3]], k[0].x))
         return Reading([Digit(b.x, b.y, b.w, b.h, d, c, renumber[line], top3, tuple(float(p) for p in probs))
                         for b, d, c, line, top3, probs in kept])
+
+    def _with_grids(self, reading: Reading, grids: list[Grid], cell_digits) -> Reading:
+        """The page's digits and the grids' digits, lines renumbered top to bottom (a grid row is a line)."""
+        lines: dict = {}
+        for d in reading.digits:
+            lines.setdefault(("page", d.line), []).append(d)
+        for c in cell_digits:
+            digit = int(np.argmax(c.probabilities[:NUM_DIGITS]))
+            confidence = float(c.probabilities[digit])
+            if confidence < self.min_confidence:
+                continue
+            x, y, w, h = c.box
+            lines.setdefault(("grid", c.grid, c.row), []).append(
+                Digit(x, y, w, h, digit, confidence, 0, _top3(c.probabilities),
+                      tuple(float(p) for p in c.probabilities), c.row, c.col))
+        order = sorted(lines, key=lambda key: np.median([d.y + d.h / 2 for d in lines[key]]))
+        digits = [replace(d, line=n) for n, key in enumerate(order)
+                  for d in sorted(lines[key], key=lambda d: (d.col if d.col is not None else 0, d.x))]
+        return Reading(digits, grids)
 
     # -- pictures of one digit --------------------------------------------------------------------
     def read_digit(self, image: np.ndarray) -> tuple[int | None, float]:

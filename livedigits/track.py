@@ -576,7 +576,7 @@ def _steady(shown: list[Track], size: tuple[int, int], held: bool, time_s) -> St
         k = region.labels[0]
         t, p, b = shown[k], probs[k], region.box
         digits.append(TrackedDigit(b.x, b.y, b.w, b.h, t.digit, p[t.digit], region.line,
-                                   tuple((d, p[d]) for d in tops[k]), tuple(p), t.id))
+                                   tuple((d, p[d]) for d in tops[k]), tuple(p), track=t.id))
     return SteadyReading(digits, held=held, time_s=time_s)
 
 

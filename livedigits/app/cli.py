@@ -56,7 +56,10 @@ what comes out:
   --csv       one row per digit: source,frame,time_s,x,y,w,h,digit,confidence,line,track
               (line: the digit's line in reading order, from 0; track: on a video or camera, the
               steady track the digit belongs to; empty for pictures and with --raw)
-  --jsonl     one record per picture or frame: source, frame, time_s, text, digits
+  --jsonl     one record per picture or frame: source, frame, time_s, text, digits, grids
+              (digits read in a grid also have row and col; grids: rows, columns, corners, cells)
+  --grid-csv  every grid found, one line per grid row: source,frame,grid,row, then its cells
+              ("" empty, "7" a digit, "1 4 7" small candidate digits)
   --save      annotated pictures keep their name and format (WebP is saved as .jpg: 20-150 times
               faster); videos and cameras become .mp4; two inputs that would share a name (clip.avi,
               clip.mp4) keep both: clip.mp4 and clip.avi.mp4
@@ -145,6 +148,8 @@ def run_parser() -> argparse.ArgumentParser:
                      help="write annotated pictures, and an annotated .mp4 for videos and cameras, into DIR")
     out.add_argument("--csv", metavar="FILE", help="one row per digit (- for stdout)")
     out.add_argument("--jsonl", metavar="FILE", help="one JSON record per picture or frame (- for stdout)")
+    out.add_argument("--grid-csv", metavar="FILE",
+                     help="every grid found (sudoku, form boxes, table) as a table, one line per grid row (- for stdout)")
     out.add_argument("--summary", metavar="FILE",
                      help="videos and cameras: the distinct number strings seen, first and last time (CSV, or JSON if FILE ends in .json)")
     out.add_argument("--raw", action="store_true",
@@ -230,11 +235,15 @@ def run_command(argv: list[str], guard: InterruptGuard, capture_factory: Capture
         if problem:
             return fail(problem, stderr)
         window_factory = display.Window
-    to_stdout = [name for name, value in (("--csv", args.csv), ("--jsonl", args.jsonl)) if value == "-"]
+    files = (("--csv", args.csv), ("--jsonl", args.jsonl), ("--grid-csv", args.grid_csv))
+    to_stdout = [name for name, value in files if value == "-"]
     if len(to_stdout) > 1:
-        return fail("--csv and --jsonl cannot both go to stdout (-); give one of them a file name", stderr)
-    if args.csv and args.jsonl and args.csv != "-" and Path(args.csv).resolve() == Path(args.jsonl).resolve():
-        return fail("--csv and --jsonl name the same file; give them different names", stderr)
+        return fail(f"{' and '.join(to_stdout)} cannot both go to stdout (-); give one of them a file name", stderr)
+    named = [(name, Path(value).resolve()) for name, value in files if value and value != "-"]
+    for i, (name, path) in enumerate(named):
+        same = [other for other, other_path in named[i + 1:] if other_path == path]
+        if same:
+            return fail(f"{name} and {same[0]} name the same file; give them different names", stderr)
     if source.kind.is_live and args.every != 1:
         stderr.write(f"{PROG}: note: --every applies to video files; a camera is read as fast as frames are "
                      "processed\n")
@@ -245,7 +254,7 @@ def run_command(argv: list[str], guard: InterruptGuard, capture_factory: Capture
     workers = capped_workers(args.workers, args.quiet, Messages(stderr))
     settings = RunSettings(rotate=args.rotate, every=args.every, max_frames=args.max_frames, workers=workers,
                            recursive=args.recursive, quiet=args.quiet, save_dir=args.save, csv_path=args.csv,
-                           jsonl_path=args.jsonl, show=args.show, raw=args.raw, summary_path=args.summary,
+                           jsonl_path=args.jsonl, grid_csv_path=args.grid_csv, show=args.show, raw=args.raw, summary_path=args.summary,
                            labels=args.labels)
     run = Run(source, settings, RecognizerSpec(args.model, args.min_confidence), recognizer, guard,
               capture_factory=capture_factory, window_factory=window_factory, stdout=stdout, stderr=stderr)

@@ -43,7 +43,8 @@ class Result:
 
     def record(self) -> dict:
         return {"source": self.source, "frame": self.frame, "time_s": self.time_s, "text": self.reading.text,
-                "digits": [d.as_dict() for d in self.reading.digits]}
+                "digits": [d.as_dict() for d in self.reading.digits],
+                "grids": [g.as_dict() for g in getattr(self.reading, "grids", ())]}
 
     def rows(self) -> list[list]:
         time_s = "" if self.time_s is None else self.time_s
@@ -93,6 +94,28 @@ class CsvWriter(_LineWriter):
 
     def write(self, result: Result) -> None:
         rows = result.rows()
+        if rows:
+            self._write(_csv_text(rows))
+
+
+class GridCsvWriter(_LineWriter):
+    """Every grid as a table, one line per grid row: source,frame,grid,row, then the row's cells
+    ("" for an empty cell, "7", "12", or candidates as "1 4 7"). A video or camera writes a grid
+    again only when its table changes."""
+
+    def __init__(self, path: str, guard=None, stdout: TextIO | None = None):
+        super().__init__(path, "--grid-csv", guard, stdout)
+        self._write(_csv_text([("source", "frame", "grid", "row", "cells")]))
+        self._last: dict = {}
+
+    def write(self, result: Result) -> None:
+        rows = []
+        for index, grid in enumerate(getattr(result.reading, "grids", ())):
+            table = grid.table
+            if self._last.get((result.source, index)) == table:
+                continue
+            self._last[(result.source, index)] = table
+            rows.extend([result.source, result.frame, index, r, *cells] for r, cells in enumerate(table))
         if rows:
             self._write(_csv_text(rows))
 

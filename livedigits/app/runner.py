@@ -26,7 +26,7 @@ from ..track import Stabilizer, SummaryCollector, TrackSettings, write_summary
 from .batch import PictureJob, PictureReader, RecognizerSpec, declared_size
 from .display import Key
 from .interrupts import InterruptGuard
-from .outputs import (CsvWriter, JsonlWriter, OutputError, Result, TextPrinter, VideoWriter, annotated_picture_path,
+from .outputs import (CsvWriter, GridCsvWriter, JsonlWriter, OutputError, Result, TextPrinter, VideoWriter, annotated_picture_path,
                       check_writable, one_line, write_picture)
 
 
@@ -44,6 +44,7 @@ class RunSettings:
     save_dir: Path | None = None
     csv_path: str | None = None
     jsonl_path: str | None = None
+    grid_csv_path: str | None = None  # every grid found, as a table (one line per grid row)
     show: bool = False
     raw: bool = False                # videos and cameras: every frame read on its own, no tracking
     summary_path: str | None = None  # videos and cameras: the distinct number strings seen, and when
@@ -108,10 +109,12 @@ class Sinks:
                 self.writers.append(CsvWriter(settings.csv_path, guard, stdout))
             if settings.jsonl_path:
                 self.writers.append(JsonlWriter(settings.jsonl_path, guard, stdout))
+            if settings.grid_csv_path:
+                self.writers.append(GridCsvWriter(settings.grid_csv_path, guard, stdout))
         except OutputError:
             self.close()
             raise
-        if "-" not in (settings.csv_path, settings.jsonl_path):  # stdout already carries CSV or JSONL
+        if "-" not in (settings.csv_path, settings.jsonl_path, settings.grid_csv_path):  # stdout already carries CSV or JSONL
             self.writers.insert(0, TextPrinter(stdout))
 
     def write(self, result: Result) -> None:

@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 
 from ..pipeline import Reading
+from .grid import draw_grids
 from .placement import FONT, Font, Layout, TextBox, layout, text_box, text_size
 
 BANNER_COLOUR = (90, 60, 20)   # BGR: dark blue behind each line's number string
@@ -106,6 +107,6 @@ def draw(image: np.ndarray, reading: Reading, fps: float | None = None, show_lin
     straight onto a writable BGR uint8 ``image`` and returns it: a live loop does not need its frame
     undrawn afterwards, and copying a 1280x720 frame costs about a third of the drawing. Other
     pictures are still converted into a new BGR array."""
-    canvas = _as_bgr(image, copy)
+    canvas = draw_grids(_as_bgr(image, copy), getattr(reading, "grids", ()))
     plan = layout(reading.digits, canvas.shape[1], canvas.shape[0], labels=labels, show_lines=show_lines, fps=fps)
     return render(canvas, reading.digits, plan)

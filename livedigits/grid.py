@@ -1,0 +1,576 @@
+"""Grids and boxed forms: find a grid's outline and its rows and columns, warp it flat, read each cell.
+
+Sudokus, score sheets, timetables and forms with one box per digit are read cell by cell, the way
+dedicated sudoku scanners do it: the grid is one connected web of lines, so its outline comes from
+the largest line-like component of the picture; a perspective warp makes every line straight and
+axis-aligned, where rows and columns are the peaks of the line masks' projections (any number of
+them: a form with one row of boxes is a 1 x n grid). In the warped grid the lines are erased where
+they are known to run, each remaining ink component is given to the cell that holds it (a stroke
+cut by the erased line is joined again with its digit across it), and every cell is read: nothing,
+one digit, a number, or several small candidate digits (sudoku pencil marks).
+
+Everything here is a pure function of numpy arrays; the classifier is passed in as ``predict``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from .classify import NOT_A_DIGIT, NUM_DIGITS
+from .normalize import to_mnist
+from .segment import MIN_INK_CONTRAST, binarize, ink_levels, to_gray
+
+SEARCH_SIDE = 1000       # px: grids are looked for on a copy this long (shorter pictures as they are)
+MIN_GRID_SHARE = 0.12    # a grid's longer side spans at least this share of the picture's longer side
+MIN_CELL_PX = 12         # px at the search scale: smaller cells are squared paper, not a form
+MAX_CELL_ASPECT = 8      # a typical cell is at most this many times wider than high (or higher than wide)
+MIN_CELLS = 3            # a frame with one or two boxes is a box, not a grid
+SHORT_LINE_COVERAGE = 0.85  # the short lines across a strip of boxes: as long as a digit, so drawn all along
+BORDER_COVERAGE = 0.8   # a grid's outer lines are drawn along at least this share of its sides
+LINE_COVERAGE = 0.55     # a grid line covers at least this share of the grid's width (or height)
+LINE_BAND = 0.12        # a grid line is looked for this far (share of a cell) either side of where it was found
+REMNANT_SHARE = 0.85    # ink with this share of its pixels along the lines is what is left of a line
+EDGE_SHARE = 0.2        # a piece centred this close (share of a cell) to its cell's side may be a neighbour's
+PENCIL_SHARE = 0.6      # of the grid's Otsu ink level: pencil entries are at least this dark
+CELL_PX = 64             # cells are read at about this size (as the classifier's sudoku cells were)
+_MAX_CANDIDATE_COMPONENTS = 6
+
+
+@dataclass(frozen=True)
+class Cell:
+    row: int
+    col: int
+    kind: str                 # "empty", "digit", "number" (several full-size digits) or "candidates"
+    digits: tuple = ()        # the digits read, left to right
+    confidence: float = 1.0   # the least confident digit's (1.0 for an empty cell)
+
+    @property
+    def text(self) -> str:
+        """The cell as a table entry: "" empty, "7", "12", or candidates as "1 4 7"."""
+        joined = " " if self.kind == "candidates" else ""
+        return joined.join(str(d) for d in self.digits)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A grid in a picture: its outer corners (picture pixels, top-left, top-right, bottom-right,
+    bottom-left) and its lines as shares (0-1) of its width (``columns``) and height (``rows``)."""
+    corners: tuple            # ((x, y), ...) four corners
+    row_lines: tuple          # len rows + 1, 0.0 first and 1.0 last
+    col_lines: tuple          # len cols + 1
+    cells: tuple = ()         # Cell per row and column, row-major, once read
+
+    @property
+    def rows(self) -> int:
+        return len(self.row_lines) - 1
+
+    @property
+    def cols(self) -> int:
+        return len(self.col_lines) - 1
+
+    def cell(self, row: int, col: int) -> Cell | None:
+        for c in self.cells:
+            if c.row == row and c.col == col:
+                return c
+        return None
+
+    @property
+    def table(self) -> list[list[str]]:
+        """Rows of cell texts ("" for an empty cell)."""
+        table = [["" for _ in range(self.cols)] for _ in range(self.rows)]
+        for c in self.cells:
+            table[c.row][c.col] = c.text
+        return table
+
+    def as_dict(self) -> dict:
+        return {"rows": self.rows, "columns": self.cols,
+                "corners": [[round(float(x), 1), round(float(y), 1)] for x, y in self.corners],
+                "cells": [{"row": c.row, "col": c.col, "kind": c.kind, "text": c.text,
+                           "confidence": round(c.confidence, 4)} for c in self.cells if c.kind != "empty"],
+                "table": self.table}
+
+
+@dataclass
+class CellDigit:
+    """One digit read in a grid: its box in picture pixels and the classifier's outputs."""
+    box: tuple                # x, y, w, h in picture pixels
+    probabilities: np.ndarray
+    row: int
+    col: int
+    grid: int = 0
+
+
+# -- finding grids ------------------------------------------------------------------------------
+
+def find_grids(image: np.ndarray, max_grids: int = 4) -> list[Grid]:
+    """Every grid in a picture (largest first), each with its rows and columns; [] when none."""
+    gray = to_gray(image)
+    scale = min(1.0, SEARCH_SIDE / max(gray.shape))
+    small = gray if scale == 1.0 else cv2.resize(gray, (max(1, round(gray.shape[1] * scale)),
+                                                        max(1, round(gray.shape[0] * scale))),
+                                                 interpolation=cv2.INTER_AREA)
+    if min(small.shape) < 3 * MIN_CELL_PX:
+        return []
+    if _dark_paper(small):
+        small = 255 - small
+    lines = _line_mask(small)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(lines, connectivity=8)
+    longest = max(small.shape)
+    candidates = [k for k in range(1, count)
+                  if max(stats[k, 2], stats[k, 3]) >= MIN_GRID_SHARE * longest
+                  and min(stats[k, 2], stats[k, 3]) >= MIN_CELL_PX
+                  and stats[k, 4] < 0.5 * stats[k, 2] * stats[k, 3]]
+    candidates.sort(key=lambda k: -int(stats[k, 2]) * int(stats[k, 3]))
+    found = []
+    for k in candidates[:3 * max_grids]:
+        x, y, w, h = stats[k, :4]
+        component = (labels[y:y + h, x:x + w] == k).astype(np.uint8) * 255
+        quad = _outline_quad(component)
+        if quad is None or _along_frame(quad + np.float32([x, y]), small.shape):
+            continue
+        # rows and columns from the component's own lines: a grid is one connected web, while a
+        # page edge joined to a shadow or to other print holds only pieces of lines
+        lines = _grid_lines(component, quad)
+        if lines is not None:
+            found.append((lines[2], quad + np.float32([x, y]), lines[0], lines[1]))
+    grids: list[Grid] = []
+    kept: list[np.ndarray] = []
+    for _, quad, row_lines, col_lines in sorted(found, key=lambda item: -item[0]):
+        if any(_overlaps(quad, other) for other in kept):
+            continue
+        kept.append(quad)
+        grids.append(Grid(tuple(map(tuple, (quad / scale).tolist())), row_lines, col_lines))
+        if len(grids) >= max_grids:
+            break
+    grids.sort(key=lambda g: -cv2.contourArea(np.float32(g.corners)))
+    return grids
+
+
+def _dark_paper(gray: np.ndarray) -> bool:
+    low, median, high = np.percentile(gray[::4, ::4], (1, 50, 99))
+    return (high - median) > 1.5 * (median - low) and high - low > 20
+
+
+def _line_mask(gray: np.ndarray) -> np.ndarray:
+    """Dark thin structure (lines and writing) of a grey picture: ink darker than its neighbourhood."""
+    block = max(15, (min(gray.shape) // 30) | 1)
+    mask = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 8)
+    return cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))  # a blurred line's gaps
+
+
+def _outline_quad(component: np.ndarray) -> np.ndarray | None:
+    """The four corners (TL, TR, BR, BL) of a component's outline, or None if it is no quadrilateral."""
+    contours, _ = cv2.findContours(component, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return None
+    contour = max(contours, key=cv2.contourArea)
+    hull = cv2.convexHull(contour)
+    hull_area = cv2.contourArea(hull)
+    if hull_area <= 0:
+        return None
+    perimeter = cv2.arcLength(hull, True)
+    quad = None
+    for share in (0.02, 0.03, 0.045, 0.06, 0.08, 0.1):
+        approx = cv2.approxPolyDP(hull, share * perimeter, True)
+        if len(approx) == 4:
+            quad = approx.reshape(4, 2).astype(np.float32)
+            break
+    if quad is None:
+        return None
+    if not cv2.isContourConvex(quad.reshape(-1, 1, 2)) or cv2.contourArea(quad) < 0.85 * hull_area:
+        return None
+    return _ordered(quad)
+
+
+def _along_frame(quad: np.ndarray, shape: tuple[int, int]) -> bool:
+    """Does the outline run along two or more edges of the picture? Then it is the edge of a
+    sheet of squared paper filling the view (or a grid cut by the frame), not a grid's border."""
+    h, w = shape[:2]
+    margin = 0.01 * max(h, w) + 1
+    xs, ys = quad[:, 0], quad[:, 1]
+    sides = [(xs < margin).sum() >= 2, (ys < margin).sum() >= 2, (xs > w - 1 - margin).sum() >= 2,
+             (ys > h - 1 - margin).sum() >= 2]
+    return sum(sides) >= 2
+
+
+def _ordered(quad: np.ndarray) -> np.ndarray:
+    """Corners as top-left, top-right, bottom-right, bottom-left (clockwise from the top-left)."""
+    centre = quad.mean(axis=0)
+    angles = np.arctan2(quad[:, 1] - centre[1], quad[:, 0] - centre[0])
+    quad = quad[np.argsort(angles)]  # clockwise on screen (y down), starting anywhere
+    start = int(np.argmin(quad.sum(axis=1)))
+    return np.roll(quad, -start, axis=0)
+
+
+def _overlaps(a: np.ndarray, b: np.ndarray) -> bool:
+    inter, _ = cv2.intersectConvexConvex(a.astype(np.float32), b.astype(np.float32))
+    return inter > 0.3 * min(cv2.contourArea(a), cv2.contourArea(b))
+
+
+def _side_lengths(quad: np.ndarray) -> tuple[float, float]:
+    top, bottom = np.linalg.norm(quad[1] - quad[0]), np.linalg.norm(quad[2] - quad[3])
+    left, right = np.linalg.norm(quad[3] - quad[0]), np.linalg.norm(quad[2] - quad[1])
+    return (top + bottom) / 2, (left + right) / 2
+
+
+def _grid_lines(mask: np.ndarray, quad: np.ndarray) -> tuple[tuple, tuple, float] | None:
+    """Rows and columns of the grid outlined by ``quad`` in a line mask: (row lines, column lines)
+    as shares of its height and width, and how well its lines are drawn (0-1: the least covered
+    line's share); None when it holds no grid of cells."""
+    width, height = (max(8, int(round(s))) for s in _side_lengths(quad))
+    target = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
+    flat = cv2.warpPerspective(mask, cv2.getPerspectiveTransform(quad, target), (width, height),
+                               flags=cv2.INTER_NEAREST)
+    rows_found = _line_positions(flat, horizontal=True)
+    cols_found = _line_positions(flat, horizontal=False)
+    if rows_found is None or cols_found is None:
+        return None
+    (row_lines, row_cover), (col_lines, col_cover) = rows_found, cols_found
+    rows, cols = len(row_lines) - 1, len(col_lines) - 1
+    if rows * cols < MIN_CELLS:
+        return None
+    cell_w = np.diff(col_lines) * width
+    cell_h = np.diff(row_lines) * height
+    if cell_w.min() < MIN_CELL_PX or cell_h.min() < MIN_CELL_PX:
+        return None
+    if not 1 / MAX_CELL_ASPECT < np.median(cell_w) / np.median(cell_h) < MAX_CELL_ASPECT:
+        return None  # lines of squared or ruled paper, crossed by a few stray ones
+    quality = min(row_cover, col_cover)
+    if quality < BORDER_COVERAGE:
+        return None
+    return tuple(float(v) for v in row_lines), tuple(float(v) for v in col_lines), quality
+
+
+def _line_positions(flat: np.ndarray, horizontal: bool):
+    """Positions (shares 0-1) of the straight lines across a warped grid: rows where a long
+    straight run covers most of the width (or columns, most of the height); and the least
+    coverage of its two outer lines (a grid is closed by its border)."""
+    view = flat if horizontal else flat.T
+    length, across = view.shape[1], view.shape[0]
+    # long lines may be broken (a faint print, a blurred photo): straight stretches of a tenth will
+    # do; the short lines of a strip of boxes must be straight over most of their length, or a
+    # handwritten 1 or 7 in a box would pass for one
+    short = length < across / 5  # the lines across a strip of boxes
+    run = max(3, int(0.6 * length) if short else length // 10)
+    # and must reach (almost) both borders: a short line all of its length
+    need, end = (SHORT_LINE_COVERAGE, max(1, int(0.06 * length))) if short else (LINE_COVERAGE, max(1, int(0.2 * length)))
+    # a photographed page bends: its lines wander a little across the flat grid, so the straight
+    # runs are looked for in a mask thickened across them, and a line's coverage is counted over
+    # a band as wide as that wandering
+    thick = cv2.dilate(view, np.ones((3, 1), np.uint8))
+    straight = cv2.morphologyEx(thick, cv2.MORPH_OPEN, np.ones((1, run), np.uint8))
+    wander = max(1, across // 80)
+    straight = cv2.dilate(straight, np.ones((2 * wander + 1, 1), np.uint8))
+    coverage = (straight > 0).mean(axis=1)
+    # a grid line runs from border to border: a stroke standing in a cell does not reach both
+    reaches = (straight[:, :end].max(axis=1) > 0) & (straight[:, -end:].max(axis=1) > 0)
+    coverage = np.where(reaches, coverage, 0.0)
+    on = coverage >= need
+    positions = []
+    start = None
+    for i, value in enumerate(np.r_[on, False]):
+        if value and start is None:
+            start = i
+        elif not value and start is not None:
+            weights = coverage[start:i]
+            positions.append(float((np.arange(start, i) * weights).sum() / weights.sum()))
+            start = None
+    edge = 0.06 * across
+    band = max(2, int(edge))
+    border = min(float(coverage[:band].max()), float(coverage[-band:].max()))
+    positions = [p for p in positions if edge < p < across - 1 - edge]
+    # the outer lines: where the border is drawn most clearly in the bands at the outline's edges
+    # (the outline follows the border's outer side, and a bent page moves it inwards)
+    first = float(np.argmax(coverage[:band]))
+    last = float(across - band + np.argmax(coverage[-band:]))
+    lines = [first] + positions + [last]
+    # lines closer than a third of the typical cell are one thick line (or a line and its shadow)
+    gaps = np.diff(lines)
+    typical = float(np.median(gaps))
+    kept = [lines[0]]
+    for p in lines[1:-1]:
+        if p - kept[-1] >= 0.35 * typical:
+            kept.append(p)
+    if lines[-1] - kept[-1] < 0.35 * typical and len(kept) > 1:
+        kept.pop()
+    kept.append(lines[-1])
+    return np.array(kept) / (across - 1), border
+
+
+# -- reading cells ------------------------------------------------------------------------------
+
+def warp_grid(gray: np.ndarray, grid: Grid, cell_px: int = CELL_PX) -> tuple[np.ndarray, np.ndarray, float]:
+    """The grid warped flat, its median cell about ``cell_px`` wide: (warped grey, the homography
+    from the picture to the warped grid, the scale of the flat grid's pixels)."""
+    quad = np.float32(grid.corners)
+    width, height = _side_lengths(quad)
+    cell = min(np.median(np.diff(grid.col_lines)) * width, np.median(np.diff(grid.row_lines)) * height)
+    factor = cell_px / max(cell, 1.0)
+    out_w, out_h = max(8, int(round(width * factor))), max(8, int(round(height * factor)))
+    source, shrink = gray, 1.0
+    if factor < 0.5:
+        # shrink the grid's part of the picture by area first: warping straight from 12 MP would
+        # sample thin strokes sparsely (aliasing) instead of averaging them
+        x0, y0 = np.floor(quad.min(axis=0)).astype(int)
+        x1, y1 = np.ceil(quad.max(axis=0)).astype(int)
+        x0, y0 = max(0, x0), max(0, y0)
+        x1, y1 = min(gray.shape[1], x1 + 1), min(gray.shape[0], y1 + 1)
+        shrink = float(2 * factor)
+        part = gray[y0:y1, x0:x1]
+        source = cv2.resize(part, (max(1, round(part.shape[1] * shrink)), max(1, round(part.shape[0] * shrink))),
+                            interpolation=cv2.INTER_AREA)
+        quad_source = ((quad - np.float32([x0, y0])) * shrink).astype(np.float32)
+        offset = np.float32([x0, y0])
+    else:
+        quad_source, offset = quad, np.float32([0, 0])
+    target = np.float32([[0, 0], [out_w, 0], [out_w, out_h], [0, out_h]])
+    warp = cv2.getPerspectiveTransform(quad_source, target)
+    flat = cv2.warpPerspective(source, warp, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    # the picture-to-flat homography: undo the crop and shrink, then the warp
+    to_source = np.array([[shrink, 0, -offset[0] * shrink], [0, shrink, -offset[1] * shrink], [0, 0, 1]])
+    return flat, warp @ to_source, factor
+
+
+def read_grids(image: np.ndarray, grids: list[Grid], predict) -> tuple[list[Grid], list[CellDigit]]:
+    """Read every cell of every grid: the grids with their cells, and each digit read (with its
+    box mapped back to the picture). ``predict`` maps (N, 28, 28, 1) crops to (N, 11) probabilities."""
+    gray = to_gray(image)
+    plans = [_cell_crops(gray, grid) for grid in grids]
+    crops = [crop for plan in plans for crop in plan[0]]
+    probabilities = predict(np.stack(crops)[..., None]) if crops else np.zeros((0, NUM_DIGITS + 1))
+    read, digits, start = [], [], 0
+    for index, (grid, (plan_crops, pieces, to_picture)) in enumerate(zip(grids, plans)):
+        probs = probabilities[start:start + len(plan_crops)]
+        start += len(plan_crops)
+        cells, found = _decide_cells(grid, pieces, probs, to_picture, index)
+        read.append(Grid(grid.corners, grid.row_lines, grid.col_lines, tuple(cells)))
+        digits.extend(found)
+    return read, digits
+
+
+@dataclass
+class _Piece:
+    row: int
+    col: int
+    box: tuple        # x, y, w, h in the flat grid
+    crop: int         # index of its crop
+    small: bool       # much smaller than the cell: a candidate mark
+    edge: bool        # centred near the cell's side: maybe a stroke of the next cell's digit
+    group: int = 0    # pieces of one cell read together (0: the cell's only reading)
+
+
+def _cell_crops(gray: np.ndarray, grid: Grid):
+    flat, homography, _ = warp_grid(gray, grid)
+    h, w = flat.shape
+    ys = np.round(np.array(grid.row_lines) * h).astype(int)
+    xs = np.round(np.array(grid.col_lines) * w).astype(int)
+    cell = float(min(np.median(np.diff(xs)), np.median(np.diff(ys))))
+    ink = _flat_ink(flat, cell)
+    threshold, faint = _cell_ink_levels(ink)
+    mask = binarize(ink, levels=(threshold, faint))
+    mask, erased, bands = _erase_grid_lines(mask, xs, ys, cell)
+    count, labels, stats, centroids = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    min_side = max(3, 0.12 * cell)
+    # what lies almost all along the grid's lines is left of them (a crossing, a broken stretch)
+    in_bands = np.bincount(labels.ravel(), weights=(bands.ravel() > 0), minlength=count)
+    keep = [k for k in range(1, count) if max(stats[k, 2], stats[k, 3]) >= min_side
+            and stats[k, 4] >= 0.01 * cell * cell and in_bands[k] < REMNANT_SHARE * stats[k, 4]]
+    owner = {}
+    for k in keep:
+        cx, cy = centroids[k]
+        owner[k] = (int(np.clip(np.searchsorted(ys, cy) - 1, 0, len(ys) - 2)),
+                    int(np.clip(np.searchsorted(xs, cx) - 1, 0, len(xs) - 2)))
+    near_line = cv2.dilate(erased, np.ones((5, 5), np.uint8))
+    groups = _group_pieces(keep, stats, owner, labels, near_line, xs, ys, cell)
+    crops, pieces = [], []
+    for (row, col), members in groups.items():
+        for group_index, ids in enumerate(members):
+            x0 = min(stats[k, 0] for k in ids)
+            y0 = min(stats[k, 1] for k in ids)
+            x1 = max(stats[k, 0] + stats[k, 2] for k in ids)
+            y1 = max(stats[k, 1] + stats[k, 3] for k in ids)
+            region = labels[y0:y1, x0:x1]
+            crop = np.where(np.isin(region, ids), ink[y0:y1, x0:x1], 0).astype(np.uint8)
+            small = max(x1 - x0, y1 - y0) < 0.42 * cell
+            cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+            edge = min(cx - xs[col], xs[col + 1] - cx, cy - ys[row], ys[row + 1] - cy) < EDGE_SHARE * cell
+            pieces.append(_Piece(row, col, (x0, y0, x1 - x0, y1 - y0), len(crops), small, edge, group_index))
+            crops.append(to_mnist(crop))
+    inverse = np.linalg.inv(homography)
+
+    def to_picture(box):
+        x, y, bw, bh = box
+        corners = np.float32([[x, y], [x + bw, y], [x + bw, y + bh], [x, y + bh]]).reshape(-1, 1, 2)
+        mapped = cv2.perspectiveTransform(corners, inverse).reshape(-1, 2)
+        x0, y0 = np.floor(mapped.min(axis=0))
+        x1, y1 = np.ceil(mapped.max(axis=0))
+        return int(x0), int(y0), max(1, int(x1 - x0)), max(1, int(y1 - y0))
+
+    return crops, pieces, to_picture
+
+
+def _flat_ink(flat: np.ndarray, cell: float) -> np.ndarray:
+    """How much darker each pixel is than its paper, paper estimated by a closing wider than strokes."""
+    size = max(5, int(0.3 * cell) | 1)
+    small = cv2.resize(flat, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    paper = cv2.morphologyEx(small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (size // 2 | 1, size // 2 | 1)))
+    paper = cv2.GaussianBlur(paper, (0, 0), 0.15 * cell)
+    paper = cv2.resize(paper, flat.shape[::-1], interpolation=cv2.INTER_LINEAR)
+    paper = np.maximum(paper, flat)
+    return cv2.divide(cv2.subtract(paper, flat), cv2.max(paper, 16), scale=255)
+
+
+def _cell_ink_levels(ink: np.ndarray) -> tuple[float, float]:
+    """(sure, faint) ink levels for a grid's writing: a pencil entry is far lighter than the print
+    that sets Otsu's level, so the sure level is a share of it (never below the page minimum)."""
+    threshold, _ = ink_levels(ink, floor=MIN_INK_CONTRAST * 255)
+    sure = max(MIN_INK_CONTRAST * 255, PENCIL_SHARE * threshold)
+    return sure, max(0.7 * MIN_INK_CONTRAST * 255, 0.6 * sure)
+
+
+def _erase_grid_lines(mask: np.ndarray, xs: np.ndarray, ys: np.ndarray, cell: float):
+    """Erase the straight runs along the grid's known lines; bridge strokes they cut."""
+    h, w = mask.shape
+    band = max(2, int(round(LINE_BAND * cell)))
+    run = max(5, int(round(0.6 * cell)))
+    bands = np.zeros_like(mask)
+    lines = np.zeros_like(mask)
+    horizontal = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((1, run), np.uint8))
+    vertical = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((run, 1), np.uint8))
+    for y in ys:
+        y0, y1 = max(0, y - band), min(h, y + band + 1)
+        lines[y0:y1] |= horizontal[y0:y1]
+        bands[y0:y1] = 255
+    for x in xs:
+        x0, x1 = max(0, x - band), min(w, x + band + 1)
+        lines[:, x0:x1] |= vertical[:, x0:x1]
+        bands[:, x0:x1] = 255
+    lines = cv2.bitwise_and(cv2.dilate(lines, np.ones((3, 3), np.uint8)), mask)
+    # the outer frame: everything outside the outer lines is not the grid's writing
+    cleaned = cv2.subtract(mask, lines)
+    cleaned[:max(0, ys[0] + 1)] = 0
+    cleaned[min(h, ys[-1]):] = 0
+    cleaned[:, :max(0, xs[0] + 1)] = 0
+    cleaned[:, min(w, xs[-1]):] = 0
+    return cleaned, lines, bands
+
+
+def _group_pieces(keep, stats, owner, labels, near_line, xs, ys, cell):
+    """Components -> per cell, lists of component groups (each group read as one digit)."""
+    by_cell: dict = {}
+    for k in keep:
+        by_cell.setdefault(owner[k], []).append(k)
+    # A small piece lying against an erased line beside a digit of the next cell is that digit's
+    # stroke, cut off by the line: join it to the digit.
+    for (row, col), ids in list(by_cell.items()):
+        for k in list(ids):
+            x, y, w, h, area = stats[k]
+            if max(w, h) >= 0.4 * cell:
+                continue
+            touching = near_line[y:y + h, x:x + w][labels[y:y + h, x:x + w] == k].any()
+            if not touching:
+                continue
+            best = None
+            for (r2, c2), others in by_cell.items():
+                if abs(r2 - row) + abs(c2 - col) != 1:
+                    continue
+                for o in others:
+                    ox, oy, ow, oh, _ = stats[o]
+                    gap = max(ox - (x + w), x - (ox + ow), oy - (y + h), y - (oy + oh))
+                    if gap <= 0.15 * cell and max(ow, oh) >= 0.4 * cell:
+                        best = (r2, c2)
+            if best is not None:
+                ids.remove(k)
+                by_cell[best].append(k)
+    groups = {}
+    for key, ids in by_cell.items():
+        if not ids:
+            continue
+        groups[key] = _cluster(ids, stats, cell)
+    return groups
+
+
+def _cluster(ids, stats, cell):
+    """The components of one cell -> groups: one digit (pieces overlapping across), or several."""
+    ids = sorted(ids, key=lambda k: stats[k, 0])
+    biggest = max(max(stats[k, 2], stats[k, 3]) for k in ids)
+    if biggest >= 0.42 * cell:
+        # a full-size digit: specks and slivers around it are its pieces (a broken stroke)
+        big = [k for k in ids if max(stats[k, 2], stats[k, 3]) >= 0.42 * cell]
+        clusters = [[k] for k in big]
+        for k in ids:
+            if k in big:
+                continue
+            nearest = min(range(len(clusters)), key=lambda i: _gap(stats[k], stats[clusters[i][0]]))
+            clusters[nearest].append(k)
+        # full-size pieces that overlap across (a 5's bar above its body) are one digit
+        merged = []
+        for cluster in sorted(clusters, key=lambda c: stats[c[0], 0]):
+            if merged and _x_overlap(stats, merged[-1], cluster) > 0.3:
+                merged[-1] = merged[-1] + cluster
+            else:
+                merged.append(cluster)
+        return merged
+    return [[k] for k in ids][:_MAX_CANDIDATE_COMPONENTS]
+
+
+def _gap(a, b) -> float:
+    return max(b[0] - (a[0] + a[2]), a[0] - (b[0] + b[2]), b[1] - (a[1] + a[3]), a[1] - (b[1] + b[3]), 0)
+
+
+def _x_overlap(stats, a, b) -> float:
+    ax0 = min(stats[k, 0] for k in a)
+    ax1 = max(stats[k, 0] + stats[k, 2] for k in a)
+    bx0 = min(stats[k, 0] for k in b)
+    bx1 = max(stats[k, 0] + stats[k, 2] for k in b)
+    return max(0, min(ax1, bx1) - max(ax0, bx0)) / max(1, min(ax1 - ax0, bx1 - bx0))
+
+
+def _decide_cells(grid: Grid, pieces: list[_Piece], probs: np.ndarray, to_picture, grid_index: int):
+    by_cell: dict = {}
+    for piece in pieces:
+        by_cell.setdefault((piece.row, piece.col), []).append(piece)
+    cells, found = [], []
+    for row in range(grid.rows):
+        for col in range(grid.cols):
+            mine = by_cell.get((row, col), [])
+            read = [(p, probs[p.crop]) for p in mine if int(np.argmax(probs[p.crop])) != NOT_A_DIGIT]
+            if not read:
+                cells.append(Cell(row, col, "empty"))
+                continue
+            read.sort(key=lambda item: item[0].box[0])
+            if all(p.small for p, _ in read) and len(read) >= 2:
+                kind = "candidates"
+                order = sorted(read, key=lambda item: int(np.argmax(item[1][:NUM_DIGITS])))
+            else:
+                read = [item for item in read if not item[0].small] or read[:1]
+                if len(read) > 1:  # a number's digits stand in the cell; a neighbour's stroke at its side
+                    read = [item for item in read if not item[0].edge] or [max(read, key=lambda i: i[0].box[3])]
+                kind = "digit" if len(read) == 1 else "number"
+                order = read
+            digits = tuple(int(np.argmax(p[:NUM_DIGITS])) for _, p in order)
+            confidence = min(float(p[:NUM_DIGITS].max()) for _, p in order)
+            cells.append(Cell(row, col, kind, digits, confidence))
+            for piece, p in order:
+                found.append(CellDigit(to_picture(piece.box), p, row, col, grid_index))
+    return cells, found
+
+
+def outside_grids(gray: np.ndarray, grids: list[Grid], margin: float = 0.02) -> np.ndarray:
+    """A copy of the grey picture with every grid covered by paper, so that a page reading of
+    the rest neither reads its cells twice nor takes its lines for writing."""
+    covered = gray.copy()
+    for grid in grids:
+        quad = np.float32(grid.corners)
+        centre = quad.mean(axis=0)
+        grown = centre + (quad - centre) * (1 + 2 * margin)
+        x0, y0 = np.clip(np.floor(grown.min(axis=0)), 0, None).astype(int)
+        x1, y1 = np.ceil(grown.max(axis=0)).astype(int)
+        part = gray[y0:y1 + 1, x0:x1 + 1]
+        if part.size == 0:
+            continue
+        paper = int(np.percentile(part[::4, ::4], 95))
+        cv2.fillConvexPoly(covered, np.round(grown).astype(np.int32), paper)
+    return covered
