@@ -34,7 +34,9 @@ VIDEO_SUFFIXES = frozenset({
     ".m2ts", ".3gp", ".asf", ".ogv"})
 STREAM_SCHEMES = ("rtsp://", "rtmp://", "http://", "https://", "udp://", "tcp://")
 ROTATIONS = {0: None, 90: cv2.ROTATE_90_COUNTERCLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_CLOCKWISE}
-SOURCE_HELP = "give a camera index (0), a picture, a video, a folder or a quoted glob such as 'scans/*.jpg'"
+SOURCE_HELP = ("give a camera index (0), a picture, a video, a folder, a quoted glob such as 'scans/*.jpg' or a "
+               "text file naming one picture per line")
+LIST_SUFFIXES = frozenset({".txt", ".lst", ".list"})
 VIDEO_HELP = "check that the file is complete and is a video format FFmpeg reads"
 
 
@@ -53,6 +55,7 @@ class SourceKind(str, Enum):
     PICTURE = "picture"
     FOLDER = "folder"
     GLOB = "glob"
+    LIST = "list"                    # a text file naming one picture or video per line
 
     @property
     def is_live(self) -> bool:
@@ -101,6 +104,8 @@ def detect_source(spec: str) -> Source:
     if path.is_dir():
         return Source(SourceKind.FOLDER, spec)
     if path.is_file():
+        if path.suffix.lower() in LIST_SUFFIXES:
+            return Source(SourceKind.LIST, spec)
         kind = file_kind(path)
         if kind is None:
             raise SourceError(f"{spec} is neither a picture nor a video that OpenCV can read; {SOURCE_HELP}")
@@ -154,11 +159,17 @@ def list_media(source: Source, recursive: bool = False) -> Listing:
         if not files:
             raise SourceError(f"no files match {source.spec}; check the pattern (quote it so that the shell "
                               "does not expand it)")
+    elif source.kind is SourceKind.LIST:
+        files = listed_paths(source.path)
+        root = _common_folder(files)
     else:
-        raise ValueError(f"{source.kind} is not a folder or glob")
+        raise ValueError(f"{source.kind} is not a folder, glob or list")
     listing = Listing(root, repeated=repeated)
-    for path in sorted(_once(files), key=natural_key):
-        kind = file_kind(path) if path.suffix.lower() in PICTURE_SUFFIXES | VIDEO_SUFFIXES else _sniff(path)
+    for path in sorted(_once(files), key=natural_key) if source.kind is not SourceKind.LIST else _once(files):
+        if source.kind is SourceKind.LIST and not path.exists():
+            kind = SourceKind.PICTURE  # reported as it is read, and counted with the files skipped
+        else:
+            kind = file_kind(path) if path.suffix.lower() in PICTURE_SUFFIXES | VIDEO_SUFFIXES else _sniff(path)
         relative = _relative(path, root)
         if kind is SourceKind.PICTURE:
             listing.media.append(MediaFile(path, False, relative))
@@ -167,6 +178,30 @@ def list_media(source: Source, recursive: bool = False) -> Listing:
         else:
             listing.others.append(path)
     return listing
+
+
+def listed_paths(list_file: Path) -> list[Path]:
+    """The paths a list file names, one per line, in its order (blank lines and lines starting with #
+    left out); relative ones start from the current folder, as for ``tar -T`` or ``xargs``."""
+    try:
+        text = list_file.read_text(encoding="utf-8", errors="surrogateescape")
+    except OSError as err:
+        raise SourceError(f"cannot read the list {list_file}: {err.strerror or err}") from None
+    paths = [Path(line.strip()).expanduser() for line in text.splitlines()
+             if line.strip() and not line.lstrip().startswith("#")]
+    if not any(path.exists() for path in paths[:1000]):  # a text file that is no list of files at all
+        first = f" (its first line, {str(paths[0])!r}, names no file)" if paths else ""
+        raise SourceError(f"{list_file} is neither a picture nor a video, nor a list of files that exist{first}; "
+                          f"{SOURCE_HELP}")
+    return paths
+
+
+def _common_folder(paths: list[Path]) -> Path:
+    """The deepest folder holding every path (names below it keep --save copies apart)."""
+    try:
+        return Path(os.path.commonpath([str(p.absolute().parent) for p in paths]))
+    except ValueError:  # different drives (Windows)
+        return Path(".")
 
 
 def walk_files(root: Path, hidden: bool = False) -> tuple[list[Path], list[Path]]:
@@ -290,10 +325,12 @@ def _glob_root(pattern: str) -> Path:
 
 
 def _relative(path: Path, root: Path) -> Path:
-    try:
-        return path.relative_to(root)
-    except ValueError:
-        return Path(path.name)
+    for candidate in (path, path.absolute()):  # a list's relative paths, below the absolute folder they share
+        try:
+            return candidate.relative_to(root)
+        except ValueError:
+            pass
+    return Path(path.name)
 
 
 # -- pictures --------------------------------------------------------------------------------------

@@ -161,9 +161,16 @@ def run_parser() -> argparse.ArgumentParser:
     src.add_argument("--every", metavar="N", type=_positive_int, default=1, help="read every N-th video frame")
     src.add_argument("--max-frames", metavar="N", type=_positive_int,
                      help="stop after N frames of each video or camera")
-    src.add_argument("--workers", metavar="N", type=_positive_int, default=available_cores(),
-                     help="processes reading pictures in parallel (default and most: the cores available, "
-                          "%(default)s; 1 reads in this process)")
+    src.add_argument("--workers", metavar="N", type=_positive_int,
+                     help=f"processes reading pictures in parallel (default and most: the cores available, "
+                          f"{available_cores()}; 1 reads in this process; with --cluster: actors, default one "
+                          "per CPU of the cluster)")
+    src.add_argument("--resume", action="store_true",
+                     help="continue a run: skip the pictures its --jsonl FILE holds (same path, size and time), "
+                          "append the rest to its outputs")
+    src.add_argument("--cluster", metavar="ADDRESS", nargs="?", const="",
+                     help="read the pictures on a Ray cluster: local (Ray on this machine), auto, ray://HOST:10001; "
+                          "without ADDRESS, $RAY_ADDRESS (needs pip install \"livedigits[cluster]\")")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     return parser
 
@@ -230,6 +237,9 @@ def run_command(argv: list[str], guard: InterruptGuard, capture_factory: Capture
         return fail(str(err), stderr)
     except OSError as err:
         return fail(_os_problem(err), stderr)
+    problem = _resume_or_cluster_problem(args, source)
+    if problem:
+        return fail(problem, stderr)
     if args.show and window_factory is None:
         problem = display.gui_problem()
         if problem:
@@ -251,11 +261,14 @@ def run_command(argv: list[str], guard: InterruptGuard, capture_factory: Capture
         recognizer = load_recognizer(args.model, args.min_confidence)
     except ModelError as err:
         return fail(str(err), stderr)
-    workers = capped_workers(args.workers, args.quiet, Messages(stderr))
+    if args.cluster is not None:
+        workers = args.workers  # actors on the cluster: its CPUs, not this machine's cores
+    else:
+        workers = capped_workers(args.workers or available_cores(), args.quiet, Messages(stderr))
     settings = RunSettings(rotate=args.rotate, every=args.every, max_frames=args.max_frames, workers=workers,
                            recursive=args.recursive, quiet=args.quiet, save_dir=args.save, csv_path=args.csv,
-                           jsonl_path=args.jsonl, grid_csv_path=args.grid_csv, show=args.show, raw=args.raw, summary_path=args.summary,
-                           labels=args.labels)
+                           jsonl_path=args.jsonl, grid_csv_path=args.grid_csv, show=args.show, raw=args.raw,
+                           summary_path=args.summary, labels=args.labels, resume=args.resume, cluster=args.cluster)
     run = Run(source, settings, RecognizerSpec(args.model, args.min_confidence), recognizer, guard,
               capture_factory=capture_factory, window_factory=window_factory, stdout=stdout, stderr=stderr)
     try:
@@ -271,6 +284,27 @@ def run_command(argv: list[str], guard: InterruptGuard, capture_factory: Capture
                      "read so far\n")
         return guard.exit_status
     return 0
+
+
+def _resume_or_cluster_problem(args, source) -> str | None:
+    """What is wrong with --resume or --cluster for this SOURCE, before anything is read."""
+    if args.resume:
+        if not args.jsonl or args.jsonl == "-":
+            return ("--resume reads what was done from the run's --jsonl FILE (a CSV has no row for a picture "
+                    "without digits); give the same --jsonl FILE as the run it continues")
+        if source.kind.is_live:
+            return "--resume continues a run over pictures and videos; a camera or stream has nothing to resume"
+    if args.cluster is not None:
+        if source.kind.is_live:
+            return "--cluster reads pictures from a folder, glob or list; read a camera or stream without it"
+        if args.show:
+            return "--show cannot be used with --cluster (the pictures are read elsewhere); use --save DIR"
+        from .cluster import ClusterError, check_ray
+        try:
+            check_ray(args.cluster)
+        except ClusterError as err:
+            return str(err)
+    return None
 
 
 # -- livedigits eval ------------------------------------------------------------------------------

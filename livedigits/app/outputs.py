@@ -34,17 +34,36 @@ class OutputError(Exception):
 
 
 @dataclass(frozen=True)
+class FileStamp:
+    """A picture file's size and modification time as it was read: what --resume compares."""
+    bytes: int
+    mtime: float
+
+    @classmethod
+    def of(cls, path: str | os.PathLike) -> "FileStamp | None":
+        try:
+            status = os.stat(path)
+        except OSError:
+            return None
+        return cls(status.st_size, status.st_mtime)
+
+
+@dataclass(frozen=True)
 class Result:
     """The reading of one picture or one video/camera frame."""
     source: str               # the picture's path, the video's path or the camera/stream name
     frame: int                # 0 for pictures
     time_s: float | None      # None for pictures
     reading: Reading
+    file: FileStamp | None = None  # pictures: the file's size and modification time (--resume)
 
     def record(self) -> dict:
-        return {"source": self.source, "frame": self.frame, "time_s": self.time_s, "text": self.reading.text,
-                "digits": [d.as_dict() for d in self.reading.digits],
-                "grids": [g.as_dict() for g in getattr(self.reading, "grids", ())]}
+        record = {"source": self.source, "frame": self.frame, "time_s": self.time_s, "text": self.reading.text,
+                  "digits": [d.as_dict() for d in self.reading.digits],
+                  "grids": [g.as_dict() for g in getattr(self.reading, "grids", ())]}
+        if self.file is not None:
+            record.update(file_bytes=self.file.bytes, file_mtime=self.file.mtime)
+        return record
 
     def rows(self) -> list[list]:
         time_s = "" if self.time_s is None else self.time_s
@@ -52,22 +71,22 @@ class Result:
                 for d in self.reading.digits]
 
 
-def open_text(path: str, what: str, stdout: TextIO | None = None) -> TextIO:
-    """``path`` for writing (``-`` is ``stdout``, by default sys.stdout); parent folders are created.
+def open_text(path: str, what: str, stdout: TextIO | None = None, append: bool = False) -> TextIO:
+    """``path`` for writing, or for appending (``-`` is ``stdout``, by default sys.stdout); parent folders are created.
     A file name that is not UTF-8 (its bytes kept by Python as surrogates) is written as ``\\udcff``:
     in JSONL that is JSON's own escape for it, so the record holds the name exactly."""
     if path == "-":
         return stdout or sys.stdout
     try:
         Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        return open(Path(path).expanduser(), "w", newline="", encoding="utf-8", errors="backslashreplace")
+        return open(Path(path).expanduser(), "a" if append else "w", newline="", encoding="utf-8", errors="backslashreplace")
     except OSError as err:
         raise OutputError(f"cannot write {what} {path}: {err.strerror or err}; choose another path") from None
 
 
 class _LineWriter:
-    def __init__(self, path: str, what: str, guard=None, stdout: TextIO | None = None):
-        self.path, self.handle = path, open_text(path, what, stdout)
+    def __init__(self, path: str, what: str, guard=None, stdout: TextIO | None = None, append: bool = False):
+        self.path, self.handle = path, open_text(path, what, stdout, append)
         self._owns_handle = path != "-"
         self._guard = guard
 
@@ -88,9 +107,10 @@ class CsvWriter(_LineWriter):
     """One row per digit: source,frame,time_s,x,y,w,h,digit,confidence,line,track (``CSV_FIELDS``; track:
     the digit's track on a video or camera, empty for pictures and with --raw)."""
 
-    def __init__(self, path: str, guard=None, stdout: TextIO | None = None):
-        super().__init__(path, "--csv", guard, stdout)
-        self._write(_csv_text([CSV_FIELDS]))
+    def __init__(self, path: str, guard=None, stdout: TextIO | None = None, append: bool = False):
+        super().__init__(path, "--csv", guard, stdout, append)
+        if not append or path == "-" or self.handle.tell() == 0:
+            self._write(_csv_text([CSV_FIELDS]))
 
     def write(self, result: Result) -> None:
         rows = result.rows()
@@ -103,9 +123,10 @@ class GridCsvWriter(_LineWriter):
     ("" for an empty cell, "7", "12", or candidates as "1 4 7"). A video or camera writes a grid
     again only when its table changes."""
 
-    def __init__(self, path: str, guard=None, stdout: TextIO | None = None):
-        super().__init__(path, "--grid-csv", guard, stdout)
-        self._write(_csv_text([("source", "frame", "grid", "row", "cells")]))
+    def __init__(self, path: str, guard=None, stdout: TextIO | None = None, append: bool = False):
+        super().__init__(path, "--grid-csv", guard, stdout, append)
+        if not append or path == "-" or self.handle.tell() == 0:
+            self._write(_csv_text([("source", "frame", "grid", "row", "cells")]))
         self._last: dict = {}
 
     def write(self, result: Result) -> None:
@@ -129,8 +150,8 @@ def _csv_text(rows) -> str:
 class JsonlWriter(_LineWriter):
     """One JSON record per picture or frame: source, frame, time_s, text, digits."""
 
-    def __init__(self, path: str, guard=None, stdout: TextIO | None = None):
-        super().__init__(path, "--jsonl", guard, stdout)
+    def __init__(self, path: str, guard=None, stdout: TextIO | None = None, append: bool = False):
+        super().__init__(path, "--jsonl", guard, stdout, append)
 
     def write(self, result: Result) -> None:
         self._write(json.dumps(result.record(), ensure_ascii=False) + "\n")

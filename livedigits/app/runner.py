@@ -26,8 +26,9 @@ from ..track import Stabilizer, SummaryCollector, TrackSettings, write_summary
 from .batch import PictureJob, PictureReader, RecognizerSpec, declared_size
 from .display import Key
 from .interrupts import InterruptGuard
-from .outputs import (CsvWriter, GridCsvWriter, JsonlWriter, OutputError, Result, TextPrinter, VideoWriter, annotated_picture_path,
-                      check_writable, one_line, write_picture)
+from .outputs import (CsvWriter, FileStamp, GridCsvWriter, JsonlWriter, OutputError, Result, TextPrinter, VideoWriter,
+                      annotated_picture_path, check_writable, one_line, write_picture)
+from .resume import plan_resume
 
 
 LARGE_PICTURE_PIXELS = 50_000_000  # from here on a picture takes seconds to decode and read: a note says so
@@ -49,6 +50,8 @@ class RunSettings:
     raw: bool = False                # videos and cameras: every frame read on its own, no tracking
     summary_path: str | None = None  # videos and cameras: the distinct number strings seen, and when
     labels: str = "full"             # the overlay's label on each digit: full, digit or none
+    resume: bool = False             # skip the pictures the outputs hold already, append the rest
+    cluster: str | None = None       # read the pictures on a Ray cluster at this address (app/cluster.py)
 
 
 @dataclass
@@ -63,6 +66,7 @@ class Summary:
     started: float = field(default_factory=time.perf_counter)
     has_pictures: bool = True        # what the run is to read: a video or camera run counts only frames
     has_frames: bool = False
+    already: int = 0                 # --resume: pictures the outputs held already, not read again
 
     def add(self, result: Result) -> None:
         self.digits += len(result.reading.digits)
@@ -78,6 +82,8 @@ class Summary:
 
     def line(self) -> str:
         text = f"read {self.done()}: {_count(self.digits, 'digit')} in {time.perf_counter() - self.started:.1f} s"
+        if self.already:
+            text += f"; {_count(self.already, 'picture')} read before (--resume)"
         if self.skipped:
             text += f"; skipped {_count(len(self.skipped), 'file')} that could not be read"
         if self.ignored:
@@ -106,11 +112,11 @@ class Sinks:
         self.writers = []
         try:
             if settings.csv_path:
-                self.writers.append(CsvWriter(settings.csv_path, guard, stdout))
-            if settings.jsonl_path:
-                self.writers.append(JsonlWriter(settings.jsonl_path, guard, stdout))
+                self.writers.append(CsvWriter(settings.csv_path, guard, stdout, append=settings.resume))
             if settings.grid_csv_path:
-                self.writers.append(GridCsvWriter(settings.grid_csv_path, guard, stdout))
+                self.writers.append(GridCsvWriter(settings.grid_csv_path, guard, stdout, append=settings.resume))
+            if settings.jsonl_path:  # written last: --resume counts a picture done once its JSONL line is there
+                self.writers.append(JsonlWriter(settings.jsonl_path, guard, stdout, append=settings.resume))
         except OutputError:
             self.close()
             raise
@@ -168,6 +174,8 @@ class Run:
         """Reads everything; SourceError/OutputError/DisplayError stop it, KeyboardInterrupt passes up.
         Inputs, camera and window are opened before any output file, so bad input leaves no files."""
         media = self._plan()
+        if self.settings.resume:
+            media = self._resume(media)
         with ExitStack() as closing:  # closes everything opened, in reverse order, even if one close fails
             live = None
             if self.source.kind.is_live:
@@ -220,6 +228,17 @@ class Run:
                 self.messages.say(f"annotated copies that would share a name get longer ones: {_some(longer)}")
         return media
 
+    def _resume(self, media: list[MediaFile]) -> list[MediaFile]:
+        """The files still to read; the outputs keep each picture once (see app/resume.py)."""
+        plan = plan_resume(self.settings.jsonl_path, [self.settings.csv_path, self.settings.grid_csv_path], media)
+        left = [m for m in media if str(m.path) not in plan.done]
+        self.summary.already = len(media) - len(left)
+        if not self.settings.quiet and (self.summary.already or plan.dropped):
+            dropped = f"; dropped {_count(plan.dropped, 'record')} to read again" if plan.dropped else ""
+            self.messages.say(f"resuming: {_count(self.summary.already, 'picture')} of {len(media)} read before"
+                              f"{dropped}")
+        return left
+
     def _save_path(self, item: MediaFile) -> Path | None:
         return self._targets[item.path] if self.settings.save_dir is not None else None
 
@@ -227,7 +246,7 @@ class Run:
     def _read_files(self, media: list[MediaFile], sinks: Sinks) -> None:
         single = self.source.kind in (SourceKind.PICTURE, SourceKind.VIDEO)
         pictures = sum(not m.is_video for m in media)
-        with PictureReader(self.spec, self.settings.workers, self.recognizer, expected_jobs=pictures) as reader:
+        with self._picture_reader(pictures) as reader:
             start = 0
             while start < len(media) and not self.summary.stopped_by_user:
                 if media[start].is_video:
@@ -240,9 +259,18 @@ class Run:
                 self._read_pictures(reader, media[start:end], sinks, single)
                 start = end
 
+    def _picture_reader(self, pictures: int):
+        """The local worker pool, or with --cluster the Ray pipeline (imported only then)."""
+        if self.settings.cluster is None:
+            return PictureReader(self.spec, self.settings.workers, self.recognizer, expected_jobs=pictures)
+        from .cluster import ClusterReader
+        return ClusterReader(self.settings.cluster, self.spec, self.settings.workers,
+                             None if self.settings.quiet else self.messages, expected_jobs=pictures)
+
     def _read_pictures(self, reader: PictureReader, pictures: list[MediaFile], sinks: Sinks, single: bool) -> None:
         jobs = [PictureJob(m.path, self.settings.rotate, self._save_path(m), keep_annotated=self.viewer is not None,
                            labels=self.settings.labels) for m in pictures]
+        stamps = {m.path: FileStamp.of(m.path) for m in pictures}  # before reading: a file changed meanwhile is read again
         outcomes = reader.read(jobs, starting=self._note_if_large)
         with tqdm(total=len(jobs), unit="picture", file=self.stderr or sys.stderr,
                   disable=self.settings.quiet or len(jobs) <= 1, leave=False) as bar:
@@ -257,7 +285,7 @@ class Run:
                     self.summary.skipped.append((name, outcome.error))
                     self.messages.say(f"skipped {name}: {outcome.error}")
                     continue
-                result = Result(name, 0, None, outcome.reading)
+                result = Result(name, 0, None, outcome.reading, stamps.get(outcome.job.path))
                 with self.guard.deferred():  # every output gets the picture, or none does
                     sinks.write(result)
                 self.summary.pictures += 1
