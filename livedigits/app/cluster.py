@@ -46,6 +46,7 @@ RAY_MISSING = 'reading on a cluster needs Ray, which is not installed here; pip 
 ADDRESS_HELP = "give --cluster local (Ray on this machine), auto (the cluster this machine belongs to) or ray://HOST:10001"
 LOCAL_OBJECT_STORE_BYTES = 256 * 2**20  # only small readings and job descriptions travel through it
 MOST_PICTURES_PER_BLOCK = 8    # a block is what a retry reads again; fewer blocks cost less scheduling
+PICTURES_PER_DATASET = 20_000  # an archive is read in windows of this many pictures, one dataset each
 TASK_RETRIES = 3               # a block whose actor died is read again this many times, then dropped
 
 
@@ -81,6 +82,35 @@ def resolve_address(address: str | None) -> str:
     return address
 
 
+class PictureActor:
+    """One actor of the pool: loads the model once, then reads blocks of pictures. The model is the
+    worker's own file (--model PATH as for the pictures: a path every node reaches; else the worker's
+    installed model), checked against the one this run was started with: every worker reads alike."""
+
+    def __init__(self, model: str | None, checksum: str, min_confidence: float):
+        cv2.setNumThreads(1)  # one actor per CPU already
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+        path = Path(model) if model else default_model_path()
+        try:
+            found = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError as err:
+            raise ClusterError(f"a worker cannot read the model {path}: {err.strerror or err}; give --model a "
+                               "path every node reaches, or install the same livedigits on every node") from None
+        if found != checksum:
+            raise ClusterError(f"a worker's model {path} differs from this machine's; install the same livedigits "
+                               "(or give --model a file on a shared folder) on every node")
+        self.recognizer = RecognizerSpec(model, min_confidence).build()
+
+    def __call__(self, batch: dict) -> dict:
+        outcomes = []
+        for job in batch["job"]:
+            outcome = read_picture(self.recognizer, pickle.loads(job))
+            outcomes.append(pickle.dumps((outcome.reading, outcome.error, outcome.output_error)))
+        column = np.empty(len(outcomes), dtype=object)
+        column[:] = outcomes
+        return {"index": batch["index"], "outcome": column}
+
+
 class ClusterReader:
     """``with ClusterReader(address, spec, workers, messages) as reader: reader.read(jobs)``: the same
     protocol as batch.PictureReader, but outcomes come back in the order they finish.
@@ -88,6 +118,8 @@ class ClusterReader:
     ``workers`` is the number of actors (None: one per CPU of the cluster). Connects on entry (``local``
     starts Ray on this machine with its cores, and stops it on exit); on exit, also on Ctrl-C, the
     pipeline is stopped and this process leaves the cluster."""
+
+    actor: type = PictureActor  # tests put in one that fails
 
     def __init__(self, address: str | None, spec: RecognizerSpec, workers: int | None = None, messages=None,
                  expected_jobs: int = 0):
@@ -149,7 +181,13 @@ class ClusterReader:
         return self._read(jobs)
 
     def _read(self, jobs: list[PictureJob]) -> Iterator[PictureOutcome]:
-        left = set(range(len(jobs)))
+        # an archive is read in windows: the rows of a dataset are held by this process and Ray's object
+        # store from the start, and a few thousand blocks are what Ray Data schedules well
+        for first in range(0, len(jobs), PICTURES_PER_DATASET):
+            yield from self._read_window(jobs, range(first, min(len(jobs), first + PICTURES_PER_DATASET)))
+
+    def _read_window(self, jobs: list[PictureJob], window: range) -> Iterator[PictureOutcome]:
+        left = set(window)
         # first pass: blocks of several pictures; second: the pictures of blocks that failed, one per block
         for per_block in (None, 1):
             if not left:
@@ -169,7 +207,7 @@ class ClusterReader:
         context.print_on_execution_start = False
         context.enable_auto_log_stats = False
         context.max_errored_blocks = -1           # a block that fails after its retries is dropped, not the run
-        logging.getLogger("ray.data").setLevel(logging.ERROR)
+        logging.getLogger("ray.data").setLevel(logging.CRITICAL)  # a dropped block is reported here, by picture
         actors = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         per_block = per_block or max(1, min(MOST_PICTURES_PER_BLOCK, len(indices) // (4 * actors)))
         rows = [{"index": i, "job": pickle.dumps(_worker_job(jobs[i]))} for i in indices]
@@ -178,7 +216,7 @@ class ClusterReader:
         dataset = data.from_items(rows, override_num_blocks=max(1, -(-len(rows) // per_block)))
         with warnings.catch_warnings():  # retries are still set through the remote arguments
             warnings.simplefilter("ignore", DeprecationWarning)
-            dataset = _map_batches(dataset, self.spec, checksum, actors, len(rows))
+            dataset = _map_batches(dataset, self.actor, self.spec, checksum, actors, len(rows))
         try:
             for row in dataset.iter_rows():
                 index = int(row["index"])
@@ -230,10 +268,9 @@ def _first_line(err: Exception) -> str:
     return (named or lines or [type(err).__name__])[-1 if named else 0].split(": ", 1)[-1]
 
 
-def _map_batches(dataset, spec: RecognizerSpec, checksum: str, actors: int, rows: int):
+def _map_batches(dataset, actor: type, spec: RecognizerSpec, checksum: str, actors: int, rows: int):
     return dataset.map_batches(
-        PictureActor, fn_constructor_kwargs=dict(model=spec.model, checksum=checksum,
-                                                 min_confidence=spec.min_confidence),
+        actor, fn_constructor_kwargs=dict(model=spec.model, checksum=checksum, min_confidence=spec.min_confidence),
         batch_size=None, batch_format="numpy", concurrency=min(actors, rows), num_cpus=1,
         max_restarts=-1, max_task_retries=TASK_RETRIES)
 
@@ -243,32 +280,3 @@ def _worker_job(job: PictureJob) -> PictureJob:
     annotated picture sent back."""
     return replace(job, path=Path(os.path.abspath(job.path)), keep_annotated=False,
                    save_to=Path(os.path.abspath(job.save_to)) if job.save_to is not None else None)
-
-
-class PictureActor:
-    """One actor of the pool: loads the model once, then reads blocks of pictures. The model is the
-    worker's own file (--model PATH as for the pictures: a path every node reaches; else the worker's
-    installed model), checked against the one this run was started with: every worker reads alike."""
-
-    def __init__(self, model: str | None, checksum: str, min_confidence: float):
-        cv2.setNumThreads(1)  # one actor per CPU already
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-        path = Path(model) if model else default_model_path()
-        try:
-            found = hashlib.sha256(path.read_bytes()).hexdigest()
-        except OSError as err:
-            raise ClusterError(f"a worker cannot read the model {path}: {err.strerror or err}; give --model a "
-                               "path every node reaches, or install the same livedigits on every node") from None
-        if found != checksum:
-            raise ClusterError(f"a worker's model {path} differs from this machine's; install the same livedigits "
-                               "(or give --model a file on a shared folder) on every node")
-        self.recognizer = RecognizerSpec(model, min_confidence).build()
-
-    def __call__(self, batch: dict) -> dict:
-        outcomes = []
-        for job in batch["job"]:
-            outcome = read_picture(self.recognizer, pickle.loads(job))
-            outcomes.append(pickle.dumps((outcome.reading, outcome.error, outcome.output_error)))
-        column = np.empty(len(outcomes), dtype=object)
-        column[:] = outcomes
-        return {"index": batch["index"], "outcome": column}

@@ -43,7 +43,7 @@ def free_port() -> int:
 def folder(tmp_path_factory, mnist) -> Path:
     folder = tmp_path_factory.mktemp("scans")
     for i in range(PICTURES):  # large enough that a run lasts while an actor is killed
-        scene = make_scene(mnist.x_test, mnist.y_test, seed=1818 + i, width=1280, height=960)
+        scene = make_scene(mnist.x_test, mnist.y_test, seed=1818 + i, width=960, height=720)
         cv2.imwrite(str(folder / f"scan{i:02d}.jpg"), scene.image)
     return folder
 
@@ -195,6 +195,47 @@ def test_an_interrupted_cluster_run_finished_with_resume(folder, local_run, head
     assert f"read {PICTURES - first} pictures" in done.stderr
     assert records(jsonl) == local_run[0]
     assert Counter(csv.read_text().splitlines()) == local_run[1]
+
+
+POISON_SCRIPT = """
+import json, os, pickle, sys
+from pathlib import Path
+from livedigits.app.batch import PictureJob, RecognizerSpec
+from livedigits.app.cluster import ClusterReader, PictureActor
+
+folder, address = Path(sys.argv[1]), sys.argv[2]
+poison = folder / "scan05.jpg"
+
+class CrashingActor(PictureActor):  # defined in __main__: Ray sends the class itself to the workers
+    def __call__(self, batch):
+        if any(pickle.loads(job).path == poison for job in batch["job"]):
+            os._exit(1)
+        return super().__call__(batch)
+
+class Reader(ClusterReader):
+    actor = CrashingActor
+
+jobs = [PictureJob(path) for path in sorted(folder.iterdir())[:8]]
+with Reader(address, RecognizerSpec(None, 0.5), workers=2, expected_jobs=len(jobs)) as reader:
+    outcomes = list(reader.read(jobs))
+print(json.dumps([[str(o.job.path), o.error, o.reading.text if o.reading else None] for o in outcomes]))
+"""
+
+
+def test_a_picture_that_kills_its_reader_every_time_is_skipped_alone(folder, local_run, head):
+    """A picture whose reading ends the actor's process (a decoder's crash) each time: after Ray's
+    retries its block is dropped, the block's other pictures are read one by one, and only it is
+    reported as skipped."""
+    done = subprocess.run([sys.executable, "-c", POISON_SCRIPT, str(folder), head[0]], cwd=ROOT,
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    outcomes = json.loads(done.stdout.splitlines()[-1])
+    poison = str(folder / "scan05.jpg")
+    assert sorted(path for path, _, _ in outcomes) == sorted(str(p) for p in sorted(folder.iterdir())[:8])
+    assert [(path, "died 4 times" in error) for path, error, _ in outcomes if error] == [(poison, True)]
+    for path, _, text in outcomes:
+        if path != poison:
+            assert text == local_run[0][path]["text"]
 
 
 def test_without_ray_the_command_says_how_to_install_it(folder, tmp_path):
