@@ -11,7 +11,7 @@ from .classify import NOT_A_DIGIT, NUM_DIGITS, Classifier
 from .grid import Grid, find_grids, outside_grids, read_grids
 from .normalize import to_mnist
 from .segment import Box, Region, Segmentation, segment, to_gray
-from .single_digit import digit_from_probabilities, single_digit_crops
+from .single_digit import choose_reading, digit_crops, digit_from_probabilities
 
 # Chosen from measurements (see README "Confidence threshold"): rejects most non-digit blobs
 # while keeping nearly all real digits on the synthetic scenes and the real-photo dev sets.
@@ -171,23 +171,20 @@ class Recognizer:
         return [digit_from_probabilities(probs) for probs in self._single_probabilities(images)]
 
     def _single_probabilities(self, images: list[np.ndarray]) -> np.ndarray:
-        """(N, 11) probabilities: every polarity reading of every picture in one call, the most
-        confident kept per picture; a picture with no ink is "not a digit" for sure."""
-        crops, owners = [], []
-        for index, image in enumerate(images):
-            for crop in single_digit_crops(image):
-                crops.append(to_mnist(crop))
-                owners.append(index)
-        result = np.zeros((len(images), NUM_DIGITS + 1), np.float32)
-        result[:, NOT_A_DIGIT] = 1.0
-        if not crops:
-            return result
-        probs = self.classifier.predict_in_chunks(np.stack(crops)[..., None])
-        best = np.full(len(images), -1.0)
-        for owner, p in zip(owners, probs):
-            score = float(p[:NUM_DIGITS].max())
-            if score > best[owner]:
-                best[owner], result[owner] = score, p[:NUM_DIGITS + 1]
+        """(N, 11) probabilities: every reading of every picture (each polarity, with and without
+        grid lines) in one classifier call, then ``choose_reading`` per picture; a picture with no
+        ink is "not a digit" for sure."""
+        crops, spans = [], []  # spans: per picture, where its plain and its unlined readings lie
+        for image in images:
+            found = digit_crops(image)
+            start = len(crops)
+            crops += [to_mnist(crop) for crop in found.plain + found.unlined]
+            spans.append((start, start + len(found.plain), len(crops)))
+        probs = self.classifier.predict_in_chunks(np.stack(crops)[..., None])[:, :NUM_DIGITS + 1] if crops \
+            else np.zeros((0, NUM_DIGITS + 1), np.float32)
+        result = np.empty((len(images), NUM_DIGITS + 1), np.float32)
+        for index, (start, middle, end) in enumerate(spans):
+            result[index] = choose_reading(probs[start:middle], probs[middle:end])
         return result
 
 

@@ -7,6 +7,8 @@ the digit's components are chosen.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -38,19 +40,91 @@ _EDGE_WEIGHT = 0.5  # a component touching the edge counts half: desk, shadow or
 _EDGE_BAND = 0.2  # the outer band of a picture where box borders and grid lines lie
 
 
-def single_digit_crops(image: np.ndarray) -> list[np.ndarray]:
-    """The digit's ink in a picture of one digit, once per plausible polarity (two readings when
-    the picture's border does not say whether the paper is light or dark; none when it is blank)."""
+@dataclass(frozen=True)
+class DigitCrops:
+    """The ink of the digit in a picture of one digit, as ``to_mnist`` takes it: once per plausible
+    polarity (two when the picture's border does not say whether the paper is light or dark, none
+    when it is blank), and once more per polarity with the long straight lines erased, where there
+    were any (``unlined``)."""
+    plain: list
+    unlined: list
+
+
+def digit_crops(image: np.ndarray) -> DigitCrops:
+    """Every reading of a picture of one digit worth classifying (see ``DigitCrops``)."""
+    plain, unlined = [], []
     picture = to_gray(image)
     if is_noise(picture if picture.size <= 1 << 20 else picture[::4, ::4]):
-        return []
+        return DigitCrops(plain, unlined)
     gray, scale = at_working_scale(picture)
-    readings = []
     for inverted in paper_polarities(gray):
-        crop = single_digit_crop(255 - gray if inverted else gray, scale)
+        ink, _ = ink_map(255 - gray if inverted else gray, uniform_paper=scale > 2, polarity=False)
+        crop = crop_from_ink(ink)
         if crop is not None:
-            readings.append(crop)
-    return readings
+            plain.append(crop)
+        # A grid line the digit touches or crosses joins its component: the digit is read with a
+        # stroke too many ("|5", a 7 with a roof), or the line wins and the digit is lost. Read it
+        # once more with the long straight lines taken out (``choose_reading`` decides).
+        lines_out = without_long_lines(ink)
+        crop = None if lines_out is None else crop_from_ink(lines_out)
+        if crop is not None:
+            unlined.append(crop)
+    return DigitCrops(plain, unlined)
+
+
+def single_digit_crops(image: np.ndarray) -> list[np.ndarray]:
+    """The digit's ink in a picture of one digit, once per plausible polarity (``DigitCrops.plain``)."""
+    return digit_crops(image).plain
+
+
+# The reading with the lines erased replaces one that found no digit only when it is this sure:
+# chosen on the training split of the sudoku and printed cells (a looser bar reads more digits
+# that touch lines, and more grid-line remnants in empty cells as "1"s and "7"s).
+_UNLINED_SURE = 0.98
+
+
+def choose_reading(plain: np.ndarray, unlined: np.ndarray) -> np.ndarray:
+    """The 11 probabilities that answer for one picture, from those of its plain readings and of
+    its readings with lines erased ((k, 11) each, k >= 0): the most confident plain reading; where
+    that says "not a digit", the most confident reading without lines if it is a sure digit."""
+    def most_confident(readings):
+        return readings[int(np.argmax(readings[:, :NUM_DIGITS].max(axis=1)))] if len(readings) else None
+
+    nothing = np.eye(NUM_DIGITS + 1, dtype=np.float32)[NOT_A_DIGIT]
+    best = most_confident(plain)
+    if best is not None and int(np.argmax(best)) != NOT_A_DIGIT:
+        return best
+    other = most_confident(unlined)
+    if other is not None:
+        digit = int(np.argmax(other))
+        if digit != NOT_A_DIGIT and other[digit] >= _UNLINED_SURE \
+                and other[digit] >= _UNLINED_SURE * float(other[:NUM_DIGITS].sum()):
+            return other
+    return nothing if best is None else best
+
+
+# A straight run of ink this long (share of the picture's side) is a grid line or a box border:
+# a digit's own bars (the top of a 7 or a 5) span less of a cell; where a tight crop's bar spans
+# the whole picture, the reading without lines loses to the one with them.
+_LONG_LINE = 0.6
+
+
+def without_long_lines(ink: np.ndarray) -> np.ndarray | None:
+    """The ink with long horizontal and vertical lines erased (None when there are none)."""
+    h, w = ink.shape
+    if min(h, w) < 16:
+        return None
+    # below even the faint level: a blurred line's soft edges, left behind, join up as its outline
+    _, faint = ink_levels(ink, floor=min(MIN_INK_CONTRAST * 255, _FAINT_INK_SHARE * float(ink.max())))
+    binary = (ink >= 0.5 * faint).astype(np.uint8)
+    lines = cv2.morphologyEx(binary, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (round(_LONG_LINE * w), 1)))
+    lines |= cv2.morphologyEx(binary, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, round(_LONG_LINE * h))))
+    if not lines.any():
+        return None
+    # the line's blurred edges too, so that no thin sliver of it is left to read as a "1"
+    grow = max(3, round(0.04 * min(h, w))) | 1
+    lines = cv2.dilate(lines, np.ones((grow, grow), np.uint8))
+    return np.where(lines > 0, 0, ink).astype(np.uint8)
 
 
 def paper_polarities(gray: np.ndarray) -> tuple[bool, ...]:
@@ -77,7 +151,11 @@ def single_digit_crop(gray: np.ndarray, scale: float) -> np.ndarray | None:
     """Ink of the one digit in a grey picture of dark ink on lighter paper: the component that
     weighs most (heavy, central, not a border line along the edge) plus the pieces around it.
     None when the picture holds no ink, or nothing but box borders and grid lines."""
-    ink, _ = ink_map(gray, uniform_paper=scale > 2, polarity=False)
+    return crop_from_ink(ink_map(gray, uniform_paper=scale > 2, polarity=False)[0])
+
+
+def crop_from_ink(ink: np.ndarray) -> np.ndarray | None:
+    """``single_digit_crop`` on an ink map (0-255, how much darker than the paper)."""
     for attempt in range(2):
         peak = float(np.percentile(ink, 99.5))
         if peak < _BLANK_CONTRAST:

@@ -6,7 +6,7 @@ import pytest
 
 from livedigits import Recognizer
 from livedigits.normalize import to_mnist
-from livedigits.single_digit import paper_polarities, single_digit_crops
+from livedigits.single_digit import choose_reading, digit_crops, paper_polarities, single_digit_crops
 
 CASES = range(30)
 
@@ -74,6 +74,43 @@ def test_box_border_is_not_part_of_the_digit(mnist):
 
 def test_digit_touching_the_edge(recognizer, mnist):
     assert share_right(recognizer, mnist, touching_edge) >= 0.9
+
+
+def off_grid_cell(digit: np.ndarray) -> np.ndarray:
+    """A blurred printed-sudoku cell cut off its grid: thick dark grid lines well inside the
+    picture (not along its edges), heavier than the fainter digit beside them."""
+    cell = np.full((64, 64), 200.0, np.float32)
+    rows, cols = np.flatnonzero(digit.max(1) > 40), np.flatnonzero(digit.max(0) > 40)
+    tight = cv2.resize(digit[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], (20, 30)).astype(np.float32) / 255
+    cell[12:42, 16:36] -= 90 * tight
+    cell[2:62, 41:48] = 40     # a vertical grid line right of the digit
+    cell[45:52, 2:62] = 40     # a horizontal one under it
+    return cv2.GaussianBlur(cell, (7, 7), 0).clip(0, 255).astype(np.uint8)
+
+
+def test_digit_beside_heavy_grid_lines_is_read_without_them(recognizer, mnist):
+    found = digit_crops(off_grid_cell(mnist.x_test[0]))
+    assert found.plain and found.unlined
+    assert share_right(recognizer, mnist, off_grid_cell) >= 0.8
+
+
+def test_grid_lines_alone_are_no_digit(recognizer):
+    blank = np.zeros((28, 28), np.uint8)
+    blank[0, 0] = blank[-1, -1] = 41  # two specks: the cell's frame, with no digit drawn in it
+    assert recognizer.read_digit(off_grid_cell(blank))[0] is None
+
+
+def test_choose_reading_prefers_the_plain_reading_and_trusts_lines_out_only_when_sure():
+    def probs(k, p):
+        row = np.full(11, (1 - p) / 10, np.float32)
+        row[k] = p
+        return row[None]
+    none = np.zeros((0, 11), np.float32)
+    assert int(np.argmax(choose_reading(probs(3, 0.6), probs(8, 0.99)))) == 3  # a digit stays
+    assert int(np.argmax(choose_reading(probs(10, 0.9), probs(8, 0.99)))) == 8  # a line, then a sure 8
+    assert int(np.argmax(choose_reading(probs(10, 0.9), probs(8, 0.7)))) == 10  # not sure enough
+    assert int(np.argmax(choose_reading(none, probs(1, 0.5)))) == 10
+    assert choose_reading(none, none)[10] == 1.0
 
 
 def test_centre_of_mass_is_mnists():
