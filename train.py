@@ -5,6 +5,7 @@
     python train.py --data ../shared/data/mnist --quick --out /tmp/quick
     python train.py --arch mlp --out runs/mlp   # the tutorial baseline, for comparison
     python train.py --export-only        # re-export models/digits.keras to TFLite, update the card
+    python train.py strings --minutes 50 # the digit-string reader (models/strings.tflite)
 """
 import argparse
 import os
@@ -26,6 +27,11 @@ def _source(value: str) -> tuple[str, str]:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["strings"]:  # the digit-string reader: its own options
+        from livedigits.training.strings import main as train_strings
+
+        return train_strings(argv[1:])
     from livedigits.training.data import DataError
     from livedigits.training.loop import TrainConfig, reexport, train
     from livedigits.training.realdata import SOURCE_LOCATIONS

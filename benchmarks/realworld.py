@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Score livedigits on the labelled real-photo folders (development data, never training data).
 
-    python benchmarks/realworld.py [--data ../shared/data/realworld] [--model models/digits.tflite]
+    python benchmarks/realworld.py [--data ../shared/data/realworld] [--model models/digits.tflite] [--reader digits]
 """
 import argparse
 import os
@@ -20,9 +20,12 @@ def main() -> int:
     parser.add_argument("--data", default=os.environ.get("LIVEDIGITS_REALWORLD", "../shared/data/realworld"))
     parser.add_argument("--model")
     parser.add_argument("--min-confidence", type=float)
+    parser.add_argument("--reader", choices=["auto", "digits", "strings"], default="auto")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
-    kwargs = {} if args.min_confidence is None else {"min_confidence": args.min_confidence}
+    kwargs = {"reader": args.reader}
+    if args.min_confidence is not None:
+        kwargs["min_confidence"] = args.min_confidence
     recognizer = Recognizer(args.model, **kwargs)
     data = Path(args.data)
     # the cheques whose digits the model never trained on (split by cheque, as train.py does)

@@ -12,6 +12,7 @@ from .grid import Grid, find_grids, outside_grids, read_grids
 from .normalize import to_mnist
 from .segment import Box, Region, Segmentation, segment, to_gray
 from .single_digit import choose_reading, digit_crops, digit_from_probabilities
+from .strings import READERS, StringReader, choose_lines
 
 # Chosen from measurements (see README "Confidence threshold"): rejects most non-digit blobs
 # while keeping nearly all real digits on the synthetic scenes and the real-photo dev sets.
@@ -23,6 +24,9 @@ _LOG_FLOOR = 1e-6
 # halves of a 0 (each a confident "1") outscore the 0 itself.
 _PIECE_PENALTY = 1.0
 NARROW_PAIR = 0.75  # width / height of the narrowest pair of touching digits worth cutting
+# With reader="auto", a line goes to the string reader when one of its blobs was cut or one of
+# its digits is less sure than this (most clean lines are not, and cost nothing more).
+STRING_DOUBT = 0.9
 
 
 @dataclass(frozen=True)
@@ -66,10 +70,18 @@ class Recognizer:
     """Finds and reads every digit in a picture. Load once, call ``recognize`` per frame."""
 
     def __init__(self, model: str | os.PathLike | None = None, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
-                 num_threads: int | None = None):
+                 num_threads: int | None = None, reader: str = "auto", string_model: str | os.PathLike | None = None):
         # anything with predict((N, 28, 28, 1)) -> (N, classes) will do: tests pass a reference one
         self.classifier = model if hasattr(model, "predict") else Classifier(model, num_threads=num_threads)
         self.min_confidence = float(min_confidence)
+        # "digits": cut and classify only; "strings": every line read by the string reader;
+        # "auto": the string reader reads the lines that cut-and-classify finds doubtful, and the
+        # reading with the higher calibrated probability of being right is kept per line
+        if reader not in READERS:
+            raise ValueError(f"reader must be one of {', '.join(READERS)}, not {reader!r}")
+        self.reader = reader
+        self.string_reader = None if reader == "digits" else StringReader.if_available(
+            string_model, num_threads, required=reader == "strings")
 
     # -- pictures with many digits -------------------------------------------------------------
     def recognize(self, image: np.ndarray, timings: dict | None = None) -> Reading:
@@ -86,6 +98,7 @@ class Recognizer:
         segmented = clock()
         normalise_s = classify_s = 0.0
         found: list[tuple[Box, np.ndarray, int]] = []
+        doubtful: set[int] = set()  # lines with a cut blob or an unsure digit
         if seg.regions:
             # One batched call for every region, then at most one more for the cut hypotheses of the
             # wide blobs that the first call found doubtful (touching digits, digits with punctuation).
@@ -111,13 +124,25 @@ class Recognizer:
                 chosen = [(None, whole[index])]
                 if index in hypotheses:
                     chosen = _best_cut_path(whole[index], hypotheses[index], sliced) or chosen
+                if index in hypotheses or min(p[:NUM_DIGITS].max() for _, p in chosen) < STRING_DOUBT:
+                    doubtful.add(region.line)
                 for columns, probs in chosen:
                     box = region.box if columns is None else _ink_box(seg, region, columns)
                     found.append((box, probs, region.line))
+        strings_s = 0.0
+        if self.string_reader is not None and seg.regions:
+            t4 = clock()
+            lines = {r.line for r in seg.regions} if self.reader == "strings" else doubtful
+            if lines:
+                found = choose_lines(self.string_reader, picture, seg, found, lines,
+                                     self.min_confidence, forced=self.reader == "strings")
+            strings_s = clock() - t4
         reading = self._reading(seg, found)
         if grids:
             reading = self._with_grids(reading, grids, cell_digits)
         if timings is not None:
+            if self.string_reader is not None:
+                timings["strings"] = timings.get("strings", 0.0) + strings_s
             timings["segment"] = timings.get("segment", 0.0) + segmented - started
             timings["normalise"] = timings.get("normalise", 0.0) + normalise_s
             timings["classify"] = timings.get("classify", 0.0) + classify_s

@@ -35,9 +35,10 @@ class RecognizerSpec:
     """What a worker needs to build its own Recognizer."""
     model: str | None
     min_confidence: float
+    reader: str = "auto"
 
     def build(self) -> Recognizer:
-        return Recognizer(self.model, min_confidence=self.min_confidence, num_threads=1)
+        return Recognizer(self.model, min_confidence=self.min_confidence, num_threads=1, reader=self.reader)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from .. import __version__, _quiet_start
 from ..classify import available_cores
 from ..classify import ModelError
 from ..pipeline import DEFAULT_MIN_CONFIDENCE, Recognizer
+from ..strings import READERS
 from ..sources import ROTATIONS, CaptureFactory, SourceError, detect_source
 from . import display
 from .batch import PictureReader, RecognizerSpec
@@ -120,11 +121,11 @@ def fail(message: str, stderr: TextIO) -> int:
     return EXIT_BAD_INPUT
 
 
-def load_recognizer(model: str | None, min_confidence: float) -> Recognizer:
+def load_recognizer(model: str | None, min_confidence: float, reader: str = "auto") -> Recognizer:
     """The Recognizer; its classifier checks the model on one blank crop as it loads, so a model
     that cannot read digit crops fails here with one line, not on the first frame."""
     try:
-        return Recognizer(model, min_confidence=min_confidence)
+        return Recognizer(model, min_confidence=min_confidence, reader=reader)
     except ModelError as err:
         message = str(err).strip()
         hint = "pass --model PATH to a livedigits digit model (.tflite or .keras)"
@@ -181,6 +182,10 @@ def _add_reading_options(parser: argparse.ArgumentParser, rotate_default: int | 
                        help=f".tflite or .keras model (default: ${MODEL_ENV}, else the shipped models/digits.tflite)")
     group.add_argument("--min-confidence", metavar="P", type=_probability, default=DEFAULT_MIN_CONFIDENCE,
                        help="drop digits read with a lower confidence (0-1, default %(default)s)")
+    group.add_argument("--reader", choices=READERS, default="auto",
+                       help="digits: cut lines into digits and classify each; strings: read every line with the "
+                            "string reader (touching digits, separators); auto (default): the string reader reads "
+                            "the lines cut-and-classify finds doubtful, and the likelier reading is kept")
     group.add_argument("--rotate", type=int, choices=sorted(ROTATIONS), default=rotate_default,
                        help="turn pictures and frames counter-clockwise by this many degrees first "
                             "(for sideways photos)")
@@ -258,7 +263,7 @@ def run_command(argv: list[str], guard: InterruptGuard, capture_factory: Capture
         stderr.write(f"{PROG}: note: --every applies to video files; a camera is read as fast as frames are "
                      "processed\n")
     try:
-        recognizer = load_recognizer(args.model, args.min_confidence)
+        recognizer = load_recognizer(args.model, args.min_confidence, args.reader)
     except ModelError as err:
         return fail(str(err), stderr)
     if args.cluster is not None:
@@ -269,7 +274,7 @@ def run_command(argv: list[str], guard: InterruptGuard, capture_factory: Capture
                            recursive=args.recursive, quiet=args.quiet, save_dir=args.save, csv_path=args.csv,
                            jsonl_path=args.jsonl, grid_csv_path=args.grid_csv, show=args.show, raw=args.raw,
                            summary_path=args.summary, labels=args.labels, resume=args.resume, cluster=args.cluster)
-    run = Run(source, settings, RecognizerSpec(args.model, args.min_confidence), recognizer, guard,
+    run = Run(source, settings, RecognizerSpec(args.model, args.min_confidence, args.reader), recognizer, guard,
               capture_factory=capture_factory, window_factory=window_factory, stdout=stdout, stderr=stderr)
     try:
         run.execute()
@@ -344,13 +349,13 @@ def eval_command(argv: list[str], guard: InterruptGuard, stdout: TextIO, stderr:
     try:
         if args.report:  # made and tried now: a long evaluation must not end in a report it cannot write
             check_writable(args.report, "--report")
-        recognizer = load_recognizer(args.model, args.min_confidence)
+        recognizer = load_recognizer(args.model, args.min_confidence, args.reader)
     except (ModelError, OutputError) as err:
         return fail(str(err), stderr)
     messages = Messages(stderr)
     workers = capped_workers(args.workers, args.quiet, messages)
     try:
-        with PictureReader(RecognizerSpec(args.model, args.min_confidence), workers, recognizer,
+        with PictureReader(RecognizerSpec(args.model, args.min_confidence, args.reader), workers, recognizer,
                            expected_jobs=len(items)) as reader, \
                 tqdm(total=len(items), unit="picture", file=stderr, disable=args.quiet, leave=False) as bar:
             result = evaluate_folder(args.folder, items, reader,

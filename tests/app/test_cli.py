@@ -502,6 +502,20 @@ def test_unknown_source_kinds(tmp_path):
     assert code == 2 and "Traceback" not in err  # argparse's own usage error
 
 
+@pytest.mark.parametrize("reader", ["digits", "strings"])
+def test_reader_option_forces_one_path(tmp_path, reader):
+    picture = SAMPLES / "plain.jpg"
+    code, out, err = run_main([picture, "--reader", reader, "--jsonl", tmp_path / "r.jsonl", "--quiet"])
+    expected = Recognizer(MODEL, reader=reader).recognize(cv2.imread(str(picture))).text
+    assert code == 0, err
+    assert read_jsonl(tmp_path / "r.jsonl")[0]["text"] == expected
+
+
+def test_unknown_reader_is_one_line():
+    code, out, err = run_main([SAMPLES / "plain.jpg", "--reader", "letters"])
+    assert code == 2 and "--reader" in err and "Traceback" not in err
+
+
 def test_unreadable_model(tmp_path):
     (tmp_path / "broken.tflite").write_bytes(b"this is no flatbuffer" * 10)
     code, out, err = run_main(["samples/plain.jpg", "--model", tmp_path / "broken.tflite", "--csv", tmp_path / "x.csv"])

@@ -1,0 +1,442 @@
+"""Training the string reader (``livedigits/strings.py``): a small CNN + 1-D convolutions + CTC.
+
+Data (built once and cached, ``--cache``):
+- synthetic handwritten strings composed from the real digit pools' *training* parts (MNIST's first
+  55,000, European pen digits, USPS and the cheque digits of ``digit_boxes.csv``, all split by
+  writer/form/cheque as in ``realdata``) on paper and cheque backgrounds (``synthetic/strings.py``);
+- printed strings rendered from the installed fonts;
+- the real cheque amounts of the training split, each in several crops and small distortions.
+The cheques split by ``realdata.in_validation`` (the digit model's held-out cheques) are never read
+here. Of the remaining cheques, a further 10 % (by another hash of the image) choose the epoch and
+the reader's calibration ("tuning"); the page photos are not read at all.
+
+    python train.py strings --out models --minutes 50
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from livedigits.evaluation.scoring import edit_distance
+from livedigits.strings import HEIGHT, NUM_OUTPUTS, STRIDE, ctc_greedy, line_input
+from livedigits.synthetic.strings import DigitPool, compose, ink_from_dark, ink_from_light, paper_from_cheque, printed
+from livedigits.training.realdata import (SourceMissing, cheque_digits, european_pen_digits, in_validation,
+                                          usps_digits)
+
+TRAIN_WIDTH = 192        # every training line is padded (or squeezed) to this width
+MAX_LABEL = 16
+TUNING_SHARE = 0.10
+CHEQUE_COPIES = 16       # crops and distortions of each training cheque per dataset
+
+
+def tuning_cheque(path: str) -> bool:
+    digest = hashlib.sha256(f"cheque-strings-tuning/{path}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") / 2 ** 32 < TUNING_SHARE
+
+
+def cheque_amounts(folder: Path) -> list[dict]:
+    """Every cheque amount with its label, digit-box union and split: validation (the digit model's
+    held-out cheques), tuning, or train."""
+    boxes: dict[str, list] = {}
+    with open(folder / "digit_boxes.csv", newline="") as handle:
+        for row in csv.DictReader(handle):
+            boxes.setdefault(row["relative_path"], []).append([int(row[k]) for k in ("x", "y", "w", "h")])
+    items = []
+    with open(folder / "labels.csv", newline="") as handle:
+        for row in csv.DictReader(handle):
+            path = row["relative_path"]
+            split = "validation" if in_validation("cheque", path) else "tuning" if tuning_cheque(path) else "train"
+            b = np.array(boxes.get(path, []))
+            union = None if b.size == 0 else (b[:, 0].min(), b[:, 1].min(), (b[:, 0] + b[:, 2]).max(), (b[:, 1] + b[:, 3]).max())
+            items.append({"path": path, "label": row["label"], "split": split, "union": union})
+    return items
+
+
+def digit_pools(mnist_x: np.ndarray, mnist_y: np.ndarray, paths: dict, log=print) -> list[DigitPool]:
+    pools = [DigitPool("mnist", *_inks([ink_from_light(x) for x in mnist_x], mnist_y))]
+    for name, load, dark in (("european_pen", european_pen_digits, True), ("usps", usps_digits, False),
+                             ("cheque", cheque_digits, True)):
+        try:
+            source = load(paths[name]).part(False)
+        except (SourceMissing, KeyError, TypeError) as err:
+            log(f"strings: skipped {name} ({err})", file=sys.stderr)
+            continue
+        convert = ink_from_dark if dark else ink_from_light
+        pools.append(DigitPool(name, *_inks([convert(p) for p in source.pictures], source.labels)))
+        log(f"strings: pool {name}: {len(pools[-1].inks)} digits", file=sys.stderr)
+    return pools
+
+
+def _inks(inks: list, labels) -> tuple[list, np.ndarray]:
+    keep = [i for i, ink in enumerate(inks) if ink is not None and ink.shape[0] >= 6]
+    return [inks[i] for i in keep], np.asarray(labels)[keep]
+
+
+def cheque_crop(gray: np.ndarray, union, rng) -> np.ndarray:
+    """A training cheque as the recogniser may crop it: the whole scan or the digits' box with a
+    random margin, with a small rotation, shear and contrast change."""
+    h, w = gray.shape
+    if union is not None and rng.random() < 0.7:
+        x0, y0, x1, y1 = union
+        ink_h = y1 - y0
+        mx0, mx1 = (rng.uniform(0.03, 0.5, 2) * ink_h).astype(int)
+        my0, my1 = (rng.uniform(0.03, 0.3, 2) * ink_h).astype(int)
+        gray = gray[max(0, y0 - my0):min(h, y1 + my1), max(0, x0 - mx0):min(w, x1 + mx1)]
+    h, w = gray.shape
+    shear = rng.normal(0, 0.08)
+    angle = rng.normal(0, 1.5)
+    rot = np.vstack([cv2.getRotationMatrix2D((w / 2, h / 2), angle, rng.uniform(0.95, 1.05)), [0, 0, 1]])
+    matrix = rot @ np.array([[1, shear, -shear * h / 2], [0, 1, 0], [0, 0, 1]])
+    gray = cv2.warpAffine(gray, matrix[:2], (w, h), borderMode=cv2.BORDER_REPLICATE)
+    if rng.random() < 0.3:
+        gray = cv2.GaussianBlur(gray, (0, 0), rng.uniform(0.3, 1.0))
+    gray = gray.astype(np.float32) * rng.uniform(0.8, 1.1) + rng.uniform(-20, 20)
+    return np.clip(gray, 0, 255).astype(np.uint8)
+
+
+def to_training_row(gray: np.ndarray) -> tuple[np.ndarray, int]:
+    """A grey line -> (HEIGHT, TRAIN_WIDTH) uint8 ink map (squeezed if wider) and its used width."""
+    line = line_input(gray)
+    if line.shape[1] > TRAIN_WIDTH:
+        line = cv2.resize(line, (TRAIN_WIDTH, HEIGHT), interpolation=cv2.INTER_AREA)
+    row = np.zeros((HEIGHT, TRAIN_WIDTH), np.uint8)
+    row[:, :line.shape[1]] = np.round(line * 255).astype(np.uint8)
+    return row, line.shape[1]
+
+
+def build_dataset(mnist, paths: dict, cheque_folder: Path, synthetic: int, printed_count: int, seed: int,
+                  log=print) -> dict:
+    rng = np.random.default_rng(seed)
+    fit = slice(0, 55000)  # MNIST's last 5,000 training images and the test set are left alone
+    pick = rng.choice(55000, 25000, replace=False)
+    pools = digit_pools(mnist.x_train[fit][pick], mnist.y_train[fit][pick], paths, log)
+    weights = {"mnist": 0.3, "european_pen": 0.2, "usps": 0.1, "cheque": 0.4}
+    pool_weights = np.array([weights[p.name] for p in pools])
+    pool_weights /= pool_weights.sum()
+    amounts = cheque_amounts(cheque_folder)
+    train_cheques = [a for a in amounts if a["split"] == "train"]
+    backgrounds = []
+    for item in train_cheques[:300]:
+        gray = cv2.imread(str(cheque_folder / item["path"]), cv2.IMREAD_GRAYSCALE)
+        if gray is not None:
+            backgrounds.append(paper_from_cheque(gray))
+    from livedigits.training.mix import font_files
+
+    fonts = font_files()
+    rows, widths, labels, kinds = [], [], [], []
+
+    def add(gray, text, kind):
+        row, width = to_training_row(gray)
+        rows.append(row)
+        widths.append(width)
+        labels.append(text)
+        kinds.append(kind)
+
+    started = time.time()
+    for i in range(synthetic):
+        add(*compose(pools, pool_weights, backgrounds, rng), "synthetic")
+        if i % 10000 == 0:
+            log(f"strings: synthetic {i}/{synthetic} ({time.time() - started:.0f} s)", file=sys.stderr)
+    for _ in range(printed_count if fonts else 0):
+        add(*printed(fonts, backgrounds, rng), "printed")
+    for item in train_cheques:
+        gray = cv2.imread(str(cheque_folder / item["path"]), cv2.IMREAD_GRAYSCALE)
+        if gray is None or not item["label"].isdigit():
+            continue
+        for _ in range(CHEQUE_COPIES):
+            add(cheque_crop(gray, item["union"], rng), item["label"], "cheque")
+    log(f"strings: {len(rows)} lines built in {time.time() - started:.0f} s", file=sys.stderr)
+    label_array = np.full((len(labels), MAX_LABEL), -1, np.int32)
+    for i, text in enumerate(labels):
+        digits = [int(c) for c in text[:MAX_LABEL]]
+        label_array[i, :len(digits)] = digits
+    return {"x": np.stack(rows), "width": np.array(widths, np.int32), "y": label_array,
+            "kind": np.array(kinds), "counts": json.dumps({k: kinds.count(k) for k in set(kinds)}),
+            "pools": json.dumps({p.name: len(p.inks) for p in pools}), "fonts": len(fonts)}
+
+
+def build_model(keras, dropout: float = 0.2):
+    layers = keras.layers
+
+    def conv(x, filters, kernel=(3, 3), dilation=(1, 1), padding="same"):
+        x = layers.Conv2D(filters, kernel, padding=padding, dilation_rate=dilation, use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        return layers.ReLU()(x)
+
+    inputs = keras.Input((HEIGHT, None, 1))
+    x = conv(inputs, 24)
+    x = layers.MaxPooling2D((2, 2))(x)                 # 16 x W/2
+    x = conv(x, 32)
+    x = layers.MaxPooling2D((2, 2))(x)                 # 8 x W/4
+    x = conv(x, 48)
+    x = conv(x, 48)
+    x = layers.MaxPooling2D((2, 1))(x)                 # 4 x W/4
+    x = conv(x, 80)
+    x = layers.MaxPooling2D((2, 1))(x)                 # 2 x W/4
+    x = conv(x, 128, kernel=(2, 1), padding="valid")   # 1 x W/4: one column of features per frame
+    for dilation in (1, 2, 4):                         # context along the line
+        y = conv(x, 128, kernel=(1, 5), dilation=(1, dilation))
+        x = layers.Add()([x, y])
+    x = layers.Dropout(dropout)(x)
+    x = layers.Conv2D(NUM_OUTPUTS, (1, 1))(x)
+    outputs = layers.Reshape((-1, NUM_OUTPUTS))(x)
+    return keras.Model(inputs, outputs, name="digit_strings")
+
+
+def keras_read(model, lines: list[np.ndarray], batch: int = 64) -> list[str]:
+    """Greedy readings of ink-map lines with the Keras model, batched by padded width."""
+    out = [""] * len(lines)
+    order = sorted(range(len(lines)), key=lambda i: lines[i].shape[1])
+    for start in range(0, len(order), batch):
+        chunk = order[start:start + batch]
+        width = -(-max(lines[i].shape[1] for i in chunk) // 32) * 32
+        x = np.zeros((len(chunk), HEIGHT, width, 1), np.float32)
+        for k, i in enumerate(chunk):
+            x[k, :, :lines[i].shape[1], 0] = lines[i]
+        logits = model(x, training=False).numpy()
+        for k, i in enumerate(chunk):
+            frames = -(-lines[i].shape[1] // STRIDE)
+            z = logits[k, :frames] - logits[k, :frames].max(axis=1, keepdims=True)
+            p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+            out[i] = ctc_greedy(p, 1.0).text
+    return out
+
+
+def score(readings: list[str], truths: list[str]) -> dict:
+    errors = sum(edit_distance(r, t) for r, t in zip(readings, truths))
+    return {"n": len(truths), "exact": float(np.mean([r == t for r, t in zip(readings, truths)])),
+            "cer": errors / max(1, sum(len(t) for t in truths))}
+
+
+def augment_batch(rows: np.ndarray, widths: np.ndarray, rng) -> np.ndarray:
+    """On the fly, per line: thinner or thicker strokes (fine pens, felt tips), a horizontal stretch
+    or squeeze (narrow and wide hands), a shift within the padding (position must not matter)."""
+    out = np.zeros(rows.shape, np.float32)
+    kernel = np.ones((2, 2), np.uint8)
+    for i, (row, width) in enumerate(zip(rows, widths)):
+        line = row[:, :width]
+        pick = rng.random()
+        if pick < 0.25:
+            line = cv2.erode(line, kernel)
+        elif pick < 0.4:
+            line = cv2.dilate(line, kernel)
+        if rng.random() < 0.3:
+            line = cv2.resize(line, (max(8, min(TRAIN_WIDTH, int(width * rng.uniform(0.75, 1.3)))), HEIGHT),
+                              interpolation=cv2.INTER_LINEAR)
+        shift = int(rng.integers(0, max(1, min(16, TRAIN_WIDTH - line.shape[1]) + 1)))
+        out[i, :, shift:shift + line.shape[1]] = line[:, :TRAIN_WIDTH - shift]
+    return out / 255.0
+
+
+def train(data: dict, tuning: tuple[list, list], out: Path, minutes: float, batch_size: int = 64,
+          lr: float = 2e-3, seed: int = 1, init: str | None = None, log=print) -> dict:
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    model = build_model(keras)
+    if init:
+        model.load_weights(init)
+    x_all, widths, y_all = data["x"], data["width"], data["y"]
+    steps_per_epoch = len(x_all) // batch_size
+    budget = minutes * 60
+    # the schedule needs a length: estimate epochs from the first epoch's speed (cosine over it)
+    optimizer = keras.optimizers.Adam(lr, clipnorm=5.0)
+    frames = TRAIN_WIDTH // STRIDE
+
+    @tf.function(reduce_retracing=True)
+    def step(x, labels):
+        with tf.GradientTape() as tape:
+            logits = model(x, training=True)
+            sparse = tf.sparse.from_dense(labels + 1)  # 0 = padding for from_dense
+            sparse = tf.SparseTensor(sparse.indices, sparse.values - 1, sparse.dense_shape)
+            loss = tf.reduce_mean(tf.nn.ctc_loss(sparse, logits, None, tf.fill([tf.shape(x)[0]], frames),
+                                                 logits_time_major=False, blank_index=-1))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    rng = np.random.default_rng(seed)
+    tune_lines, tune_truth = tuning
+    history, best = [], (-np.inf, None)
+    started = time.time()
+    epoch, total_steps, planned_steps = 0, 0, None
+    while True:
+        order = rng.permutation(len(x_all))
+        losses = []
+        for s in range(steps_per_epoch):
+            idx = np.sort(order[s * batch_size:(s + 1) * batch_size])
+            x = augment_batch(x_all[idx], widths[idx], rng)[..., None]
+            if planned_steps:
+                progress = min(1.0, total_steps / planned_steps)
+                optimizer.learning_rate.assign(lr * (0.02 + 0.98 * 0.5 * (1 + np.cos(np.pi * progress))))
+            losses.append(float(step(tf.constant(x), tf.constant(y_all[idx]))))
+            total_steps += 1
+            if total_steps == 50 and planned_steps is None:
+                per_step = (time.time() - started) / 50
+                planned_steps = int(budget / per_step)
+                log(f"strings: {per_step * 1000:.0f} ms/step -> {planned_steps} steps "
+                    f"({planned_steps / steps_per_epoch:.1f} epochs) in {minutes} min", file=sys.stderr)
+            if total_steps % 200 == 0:
+                log(f"strings: step {total_steps} loss {np.mean(losses[-200:]):.3f} "
+                    f"({time.time() - started:.0f} s)", file=sys.stderr)
+            if planned_steps and total_steps >= planned_steps:
+                break
+        epoch += 1
+        tuned = score(keras_read(model, tune_lines), tune_truth)
+        history.append({"epoch": epoch, "steps": total_steps, "loss": float(np.mean(losses)), "tuning": tuned,
+                        "seconds": round(time.time() - started)})
+        log(f"strings: epoch {epoch} loss {np.mean(losses):.3f} tuning cheques exact {100 * tuned['exact']:.1f} % "
+            f"CER {100 * tuned['cer']:.2f} %", file=sys.stderr)
+        if tuned["exact"] - tuned["cer"] > best[0]:
+            best = (tuned["exact"] - tuned["cer"], model.get_weights())
+            model.save(out / "strings.keras")
+        if planned_steps and total_steps >= planned_steps:
+            break
+    model.set_weights(best[1])
+    return {"history": history, "best_epoch": int(np.argmax([h["tuning"]["exact"] - h["tuning"]["cer"] for h in history])) + 1,
+            "train_seconds": round(time.time() - started), "parameters": int(model.count_params()), "model": model}
+
+
+def export_tflite(model, path: Path) -> None:
+    """LiteRT with a dynamic width (and batch): the network is fully convolutional. The digit
+    model's export (via a SavedModel, int8 weights) keeps the input's unknown width."""
+    from livedigits.training.loop import export_tflite as export
+
+    export(model, path)
+
+
+def tuning_lines(cheque_folder: Path, split: str = "tuning") -> tuple[list, list]:
+    lines, truths = [], []
+    for item in cheque_amounts(cheque_folder):
+        if item["split"] != split:
+            continue
+        gray = cv2.imread(str(cheque_folder / item["path"]), cv2.IMREAD_GRAYSCALE)
+        if gray is not None:
+            lines.append(line_input(gray))
+            truths.append(item["label"])
+    return lines, truths
+
+
+def calibration_lines(cheque_folder: Path, mnist, count: int = 300, seed: int = 7) -> list[tuple[np.ndarray, str]]:
+    """Pictures of one line with their truth, none of them trained on: the tuning cheques, and
+    lines composed from MNIST *test* digits on paper (each framed by a paper margin, as on a page)."""
+    items = []
+    for item in cheque_amounts(cheque_folder):
+        if item["split"] == "tuning":
+            items.append((cv2.imread(str(cheque_folder / item["path"]), cv2.IMREAD_COLOR), item["label"]))
+    rng = np.random.default_rng(seed)
+    pool = DigitPool("mnist_test", *_inks([ink_from_light(x) for x in mnist.x_test[:5000]], mnist.y_test[:5000]))
+    for _ in range(count):
+        gray, text = compose([pool], np.array([1.0]), [], rng)
+        pad = gray.shape[0]
+        paper = int(np.percentile(gray, 90))
+        framed = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=paper)
+        items.append((cv2.cvtColor(framed, cv2.COLOR_GRAY2BGR), text))
+    return items
+
+
+def calibrate(model_path: Path, lines: list[tuple[np.ndarray, str]], log=print) -> dict:
+    """The per-line choice of ``reader="auto"``, fitted on ``lines`` read by both readers: where
+    the two readings differ, P(the string reading is the right one) as a logistic function of
+    both readings' summed log confidences (``choice``: bias, string weight, digit weight)."""
+    from livedigits import Recognizer
+
+    readings = {}
+    for reader in ("digits", "strings"):
+        recognizer = Recognizer(reader=reader, string_model=model_path)
+        readings[reader] = [recognizer.recognize(image) for image, _ in lines]
+    truth = [text for _, text in lines]
+    texts = {k: [r.text.replace("\n", "") for r in v] for k, v in readings.items()}
+    sums = {k: np.array([float(np.sum(np.log(np.maximum([d.confidence for d in r.digits], 1e-6)))) for r in v])
+            for k, v in readings.items()}
+    differ = np.array([a != b for a, b in zip(texts["digits"], texts["strings"])])
+    strings_right = np.array([t == s for t, s in zip(truth, texts["strings"])], float)
+    design = np.stack([sums["strings"], sums["digits"]], axis=1)[differ]
+    weights = fit_logistic_many(design, strings_right[differ])
+    chosen = [s if (weights[0] + weights[1] * ss + weights[2] * ds) > 0 else d
+              for s, d, ss, ds in zip(texts["strings"], texts["digits"], sums["strings"], sums["digits"])]
+    exact = {name: float(np.mean([t == x for t, x in zip(truth, values)]))
+             for name, values in (("digits", texts["digits"]), ("strings", texts["strings"]), ("chosen", chosen))}
+    log(f"strings: choice fitted on {int(differ.sum())} of {len(lines)} lines where the readers differ: "
+        f"weights {np.round(weights, 3).tolist()}; exact: " + ", ".join(f"{k} {100 * v:.1f} %" for k, v in exact.items()),
+        file=sys.stderr)
+    return {"choice": [float(w) for w in weights], "calibration_lines": len(lines), "calibration_exact": exact}
+
+
+def fit_logistic_many(x: np.ndarray, y: np.ndarray, steps: int = 50, ridge: float = 1e-2) -> np.ndarray:
+    """Weights (bias first) of P(y) = sigmoid(w0 + x @ w[1:]) by Newton's method with a little ridge."""
+    design = np.concatenate([np.ones((len(x), 1)), x], axis=1)
+    w = np.zeros(design.shape[1])
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-design @ w))
+        gradient = design.T @ (p - y) + ridge * w
+        hessian = design.T @ (design * (p * (1 - p))[:, None]) + ridge * np.eye(len(w))
+        w -= np.linalg.solve(hessian, gradient)
+    return w
+
+
+def main(argv=None) -> int:
+    """``train.py strings``: build (or load) the cached data, train, export, write the card."""
+    import argparse
+
+    from livedigits.training.data import add_mnist_option, load_mnist_for
+    from livedigits.training.realdata import shared_data_paths, source_paths
+
+    parser = argparse.ArgumentParser(prog="train.py strings", description="Train the digit-string reader.")
+    add_mnist_option(parser, "--data")
+    parser.add_argument("--out", default="models", help="output folder (default: models)")
+    parser.add_argument("--cache", default="runs/strings/data.npz", help="the built training lines (.npz)")
+    parser.add_argument("--synthetic", type=int, default=60000, help="synthetic handwritten lines")
+    parser.add_argument("--printed", type=int, default=8000, help="printed lines")
+    parser.add_argument("--minutes", type=float, default=50.0, help="training time budget")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--init", help="start from this .keras model's weights")
+    parser.add_argument("--calibrate-only", action="store_true",
+                        help="no training: fit OUT/strings.tflite's calibration again and update OUT/strings.json")
+    args = parser.parse_args(argv)
+    training, realworld = shared_data_paths(args.data)
+    paths = source_paths(training, realworld)
+    cheque_folder = paths["cheque"]
+    out = Path(args.out)
+    if args.calibrate_only:
+        card_path = out / "strings.json"
+        card = json.loads(card_path.read_text()) if card_path.is_file() else {}
+        card.update(calibrate(out / "strings.tflite", calibration_lines(cheque_folder, load_mnist_for(parser, args.data))))
+        card_path.write_text(json.dumps(card, indent=1))
+        return 0
+    cache = Path(args.cache)
+    if cache.is_file():
+        with np.load(cache) as stored:
+            data = {k: stored[k] for k in stored.files}
+    else:
+        mnist = load_mnist_for(parser, args.data)
+        data = build_dataset(mnist, paths, cheque_folder, args.synthetic, args.printed, args.seed)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cache, **data)
+    print(f"strings: {len(data['x'])} lines: {data['counts']}", file=sys.stderr)
+    out.mkdir(parents=True, exist_ok=True)
+    result = train(data, tuning_lines(cheque_folder), out, args.minutes, args.batch_size, args.lr, args.seed, args.init)
+    export_tflite(result.pop("model"), out / "strings.tflite")
+    card = {"name": "digit strings (CNN + dilated 1-D convolutions + CTC)", "input": f"(1, {HEIGHT}, W, 1) float32 ink map "
+            "0-1 from livedigits.strings.line_input; W any multiple of 4", "output": f"(1, W/{STRIDE}, {NUM_OUTPUTS}) logits: "
+            "digits 0-9, CTC blank", "parameters": result["parameters"], "train_width": TRAIN_WIDTH,
+            "data": {"lines": json.loads(str(data["counts"])), "digit_pools": json.loads(str(data["pools"])),
+                     "fonts": int(data["fonts"]), "synthetic_from": "training parts only (split by writer/form/cheque)",
+                     "cheques": "training split only; the digit model's held-out cheques never read; 10 % of the rest "
+                                "(tuning) chose the epoch"},
+            "training": {k: v for k, v in result.items()}, "command": "python train.py strings " + " ".join(argv or sys.argv[2:])}
+    (out / "strings.json").write_text(json.dumps(card, indent=1))
+    card.update(calibrate(out / "strings.tflite", calibration_lines(cheque_folder, load_mnist_for(parser, args.data))))
+    (out / "strings.json").write_text(json.dumps(card, indent=1))
+    print(f"strings: wrote {out}/strings.tflite and strings.json", file=sys.stderr)
+    return 0
