@@ -27,7 +27,7 @@ RUN python -m pip install -r requirements.txt
 # the package and the shipped model (installed to share/livedigits/models, where the package finds it)
 COPY pyproject.toml README.md ./
 COPY livedigits ./livedigits
-COPY models/digits.tflite models/digits.keras models/model_card.json ./models/
+COPY models/digits.tflite models/digits.keras models/model_card.json models/strings.tflite models/strings.json ./models/
 ARG EXTRAS=[cluster]
 RUN python -m pip install ".${EXTRAS}" && rm -rf /opt/livedigits/build \
     && livedigits --version

@@ -87,7 +87,7 @@ class PictureActor:
     worker's own file (--model PATH as for the pictures: a path every node reaches; else the worker's
     installed model), checked against the one this run was started with: every worker reads alike."""
 
-    def __init__(self, model: str | None, checksum: str, min_confidence: float):
+    def __init__(self, model: str | None, checksum: str, min_confidence: float, reader: str = "auto"):
         cv2.setNumThreads(1)  # one actor per CPU already
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
         path = Path(model) if model else default_model_path()
@@ -99,7 +99,7 @@ class PictureActor:
         if found != checksum:
             raise ClusterError(f"a worker's model {path} differs from this machine's; install the same livedigits "
                                "(or give --model a file on a shared folder) on every node")
-        self.recognizer = RecognizerSpec(model, min_confidence).build()
+        self.recognizer = RecognizerSpec(model, min_confidence, reader).build()
 
     def __call__(self, batch: dict) -> dict:
         outcomes = []
@@ -270,7 +270,8 @@ def _first_line(err: Exception) -> str:
 
 def _map_batches(dataset, actor: type, spec: RecognizerSpec, checksum: str, actors: int, rows: int):
     return dataset.map_batches(
-        actor, fn_constructor_kwargs=dict(model=spec.model, checksum=checksum, min_confidence=spec.min_confidence),
+        actor, fn_constructor_kwargs=dict(model=spec.model, checksum=checksum, min_confidence=spec.min_confidence,
+                                    reader=spec.reader),
         batch_size=None, batch_format="numpy", concurrency=min(actors, rows), num_cpus=1,
         max_restarts=-1, max_task_retries=TASK_RETRIES)
 
