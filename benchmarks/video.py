@@ -1,19 +1,32 @@
 #!/usr/bin/env python3
-"""Steady readings on generated hand-held videos: the issue's figures, per clip and over all clips.
+"""Steady readings on hand-held videos: generated pages and filmed real photos, per clip and pooled.
 
-    LIVEDIGITS_MNIST=path/to/mnist python benchmarks/video.py                  # 12 clips, 15 fps
-    python benchmarks/video.py --clips 4 --fps 30 --show-failures 5
+    LIVEDIGITS_MNIST=path/to/mnist LIVEDIGITS_REALWORLD=path/to/realworld python benchmarks/video.py
+    python benchmarks/video.py --clips 4 --photo-seeds 1 --show-failures 5
+    python benchmarks/video.py --photos tune       # the photos page fusion was tuned on
 
-Each clip is livedigits.synthetic.video.make_video with seed SEED+i: one page over 10 s, or every third
-clip two pages over 18 s (a stack of pages filmed one after the other). Reported, for the raw
-per-frame readings and for the steady ones (Recognizer + Stabilizer):
+Clips:
 
-* CER: character error rate of `text` ("\\n" included) on frames where the whole page is in view;
+* generated (``--clips``, default 12): livedigits.synthetic.video.make_video with seed SEED+i, one
+  page over 10 s, or every third clip two pages over 18 s (a stack filmed one after the other);
+* real photos (``--photo-seeds`` seeds per photo, default 2): livedigits.synthetic.photo_video, 10 s
+  each. ``--photos report`` (the default) films the page photos fusion was NOT tuned on, 1_A4 and
+  3_A4 (a yellow sticky note), and a sticky note cut from 1_A4; ``tune`` films 0_A4, 2_A4 and notes
+  cut from them (what the settings were chosen on); ``--sudoku N`` adds N sudoku photos (of different
+  puzzles; their text is the 81 cells, printed and handwritten).
+
+Reported for every frame read on its own (raw), the digit tracker (``--steady track``) and page
+fusion (the default):
+
+* CER: character error rate of `text` ("\\n" included) on frames where the whole text is in view;
 * flicker: share of consecutive such frames whose `text` differs;
-* blank: digits reported on frames of blank paper or desk (no part of any digit in view);
-* tracking ms: Stabilizer.update per frame, median (wall clock, and this thread's CPU time).
+* blank: digits reported on frames of blank paper or desk (no part of the writing in view);
+* recover: per stretch of full view (the page coming into view, or back), frames until the text
+  first reads as it does for most of the stretch: median, worst, and the share within 10 frames;
+* ms: Stabilizer.update / PageFusion.update per frame, median (this thread's CPU time).
 """
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -21,60 +34,99 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from livedigits import Recognizer  # noqa: E402
-from livedigits.training.data import add_mnist_option, load_mnist_for  # noqa: E402
+from livedigits.fusion import PageFusion  # noqa: E402
+from livedigits.synthetic.photo_video import make_photo_video, page_photos, sticky_note, sudoku_photos  # noqa: E402
 from livedigits.synthetic.video import make_video, pooled, score_video  # noqa: E402
 from livedigits.track import Stabilizer  # noqa: E402
+from livedigits.training.data import add_mnist_option, load_mnist_for  # noqa: E402
+
+PHOTO_SPLITS = {"report": ("1_A4.bmp", "3_A4.bmp"), "tune": ("0_A4.bmp", "2_A4.bmp")}
+NOTE_FROM = {"report": ("1_A4.bmp",), "tune": ("0_A4.bmp", "2_A4.bmp")}
+SUDOKU = ("01_04_iphone_14_0.jpg", "01_06_honor_view_10_1.jpg", "01_08_honor_view_10_0.jpg")
 
 
 def clip_plan(index: int) -> tuple[int, float]:
-    """(pages, seconds) of clip `index`."""
+    """(pages, seconds) of generated clip `index`."""
     return (2, 18.0) if index % 3 == 2 else (1, 10.0)
+
+
+def clips(args, mnist):
+    """(group, name, Video) for every clip asked for, made one at a time."""
+    for i in range(args.clips):
+        pages, seconds = clip_plan(i)
+        yield "generated", f"seed {args.seed + i}", make_video(mnist.x_test, mnist.y_test, seed=args.seed + i,
+                                                               seconds=seconds, pages=pages)
+    realworld = Path(args.realworld)
+    photos = {p.name: p for p in page_photos(realworld / "page_photos")} if args.photo_seeds else {}
+    films = [(name, photos[name]) for name in PHOTO_SPLITS[args.photos]]
+    films += [(name + " note", sticky_note(photos[name])) for name in NOTE_FROM[args.photos] if photos]
+    for name, photo in films:
+        for k in range(args.photo_seeds):
+            yield "photos", f"{name} seed {100 + k}", make_photo_video([photo], seed=100 + k)
+    for photo in sudoku_photos(realworld / "sudoku_photos", list(SUDOKU[:args.sudoku])) if args.sudoku else []:
+        yield "sudoku", photo.name, make_photo_video([photo], seed=200)
+
+
+def fmt(score) -> str:
+    recover = f"{statistics.median(score.recover):>3.0f} {max(score.recover):>3} {100 * score.recovered_within(10):>4.0f}%" \
+        if score.recover else f"{'-':>3} {'-':>3} {'-':>5}"
+    return f"{100 * score.cer:>6.2f}% {100 * score.flicker:>6.2f}% {score.blank_digits:>5} {recover}"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clips", type=int, default=12)
+    parser.add_argument("--clips", type=int, default=12, help="generated clips (default 12)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--fps", type=float, default=15.0)
+    parser.add_argument("--photo-seeds", type=int, default=2, help="clips per real photo (default 2)")
+    parser.add_argument("--photos", choices=tuple(PHOTO_SPLITS), default="report")
+    parser.add_argument("--sudoku", type=int, default=0, metavar="N", help="also film N sudoku photos (at most 3)")
+    parser.add_argument("--realworld", default=os.environ.get("LIVEDIGITS_REALWORLD", "../shared/data/realworld"))
     parser.add_argument("--model")
     parser.add_argument("--show-failures", type=int, default=0, metavar="N",
-                        help="print up to N frames per clip where the steady text is wrong")
+                        help="print up to N frames per clip where the fused text is wrong")
     add_mnist_option(parser)
     args = parser.parse_args()
     mnist = load_mnist_for(parser, args.mnist)
     recognizer = Recognizer(args.model)
-    raw_scores, steady_scores, wall, cpu = [], [], [], []
-    print(f"{'clip':>4} {'pages':>5} {'frames':>6} {'full':>5} {'blank':>5} | {'raw CER':>7} {'flicker':>7} "
-          f"{'blank':>5} | {'CER':>6} {'flicker':>7} {'blank':>5}")
-    for i in range(args.clips):
-        pages, seconds = clip_plan(i)
-        video = make_video(mnist.x_test, mnist.y_test, seed=args.seed + i, seconds=seconds, fps=args.fps, pages=pages)
-        stabilizer = Stabilizer()
-        raw, steady = [], []
+    kinds = ("raw", "track", "page")
+    scores = {}
+    cpu = {"track": [], "page": []}
+    head = f"{'CER':>7} {'flicker':>7} {'blank':>5} {'recover':>13}"
+    print(f"{'clip':<26} {'frames':>6} {'full':>5} {'blank':>5} | raw: {head} | track: {head} | page: {head}")
+    for group, name, video in clips(args, mnist):
+        stabilizer, fusion = Stabilizer(), PageFusion()
+        readings = {kind: [] for kind in kinds}
         for k, frame in enumerate(video.frames):
             reading = recognizer.recognize(frame)
-            started, started_cpu = time.perf_counter(), time.thread_time()
-            steady.append(stabilizer.update(frame, reading, video.time_s(k)))
-            wall.append(time.perf_counter() - started)
-            cpu.append(time.thread_time() - started_cpu)
-            raw.append(reading)
-        r, s = score_video(video.truth, raw), score_video(video.truth, steady)
-        raw_scores.append(r)
-        steady_scores.append(s)
-        print(f"{args.seed + i:>4} {pages:>5} {len(video.frames):>6} {s.full_frames:>5} {s.blank_frames:>5} | "
-              f"{100 * r.cer:>6.2f}% {100 * r.flicker:>6.2f}% {r.blank_digits:>5} | "
-              f"{100 * s.cer:>5.2f}% {100 * s.flicker:>6.2f}% {s.blank_digits:>5}")
+            readings["raw"].append(reading)
+            for kind, reader in (("track", stabilizer), ("page", fusion)):
+                started = time.thread_time()
+                readings[kind].append(reader.update(frame, reading, video.time_s(k)))
+                cpu[kind].append(time.thread_time() - started)
+        row = {kind: score_video(video.truth, readings[kind]) for kind in kinds}
+        for kind in kinds:
+            scores.setdefault((group, kind), []).append(row[kind])
+        s = row["page"]
+        print(f"{name:<26} {len(video.frames):>6} {s.full_frames:>5} {s.blank_frames:>5} | "
+              + " | ".join(f"{'':>{len(kind) - 3}}{fmt(row[kind])}" for kind in kinds), flush=True)
         shown = 0
-        for k, (truth, reading) in enumerate(zip(video.truth, steady)):
+        for k, (truth, reading) in enumerate(zip(video.truth, readings["page"])):
             if shown < args.show_failures and truth.full and reading.text != truth.text:
-                print(f"      frame {k}: expected {truth.text!r} got {reading.text!r} (raw {raw[k].text!r})")
+                print(f"      frame {k}: expected {truth.text!r} got {reading.text!r} "
+                      f"(raw {readings['raw'][k].text!r}, track {readings['track'][k].text!r})")
                 shown += 1
-    for name, scores in (("raw", raw_scores), ("steady", steady_scores)):
-        s = pooled(scores)
-        print(f"all {name + ':':<7} CER {100 * s.cer:.2f} % ({s.full_frames} full-view frames), flicker "
-              f"{100 * s.flicker:.2f} %, {s.blank_digits} digits on {s.blank_frames} blank frames")
-    print(f"tracking: median {1000 * statistics.median(wall):.2f} ms wall, {1000 * statistics.median(cpu):.2f} ms CPU "
-          f"per 640x480 frame (90th percentile {1000 * statistics.quantiles(wall, n=10)[-1]:.2f} ms wall)")
+    for group in dict.fromkeys(g for g, _ in scores):
+        for kind in kinds:
+            s = pooled(scores[(group, kind)])
+            recover = (f"back to steady within 10 frames {100 * s.recovered_within(10):.0f} % of {len(s.recover)} "
+                       f"entries (median {statistics.median(s.recover):.0f}, worst {max(s.recover)} frames)"
+                       if s.recover else "")
+            print(f"{group} {kind + ':':<6} CER {100 * s.cer:.2f} % ({s.full_frames} full-view frames), flicker "
+                  f"{100 * s.flicker:.2f} %, {s.blank_digits} digits on {s.blank_frames} blank frames; {recover}")
+    for kind, values in cpu.items():
+        if values:
+            print(f"{kind}: median {1000 * statistics.median(values):.2f} ms CPU per 640x480 frame "
+                  f"(90th percentile {1000 * statistics.quantiles(values, n=10)[-1]:.2f} ms)")
     return 0
 
 

@@ -55,6 +55,7 @@ class Digit:
 class Reading:
     digits: list[Digit] = field(default_factory=list)
     grids: list[Grid] = field(default_factory=list)  # grids found, each cell read (livedigits.grid)
+    inverted: bool = False  # read as light ink on a dark background
 
     @property
     def lines(self) -> list[str]:
@@ -84,9 +85,10 @@ class Recognizer:
             string_model, num_threads, required=reader == "strings")
 
     # -- pictures with many digits -------------------------------------------------------------
-    def recognize(self, image: np.ndarray, timings: dict | None = None) -> Reading:
+    def recognize(self, image: np.ndarray, timings: dict | None = None, inverted: bool | None = None) -> Reading:
         """Every digit in ``image``. Pass a dict as ``timings`` to get seconds per stage added to it
-        (segment, normalise, classify): the benchmark uses this."""
+        (segment, normalise, classify): the benchmark uses this. ``inverted`` says whether the ink
+        is lighter than the paper (a video holds its page's polarity); by default each picture decides."""
         clock = time.perf_counter
         started = clock()
         picture = to_gray(image)
@@ -94,7 +96,7 @@ class Recognizer:
         if grids:  # read cell by cell; the rest of the picture as a page without them
             grids, cell_digits = read_grids(picture, grids, self.classifier.predict)
             picture = outside_grids(picture, grids)
-        seg = segment(picture)
+        seg = segment(picture, inverted=inverted)
         segmented = clock()
         normalise_s = classify_s = 0.0
         found: list[tuple[Box, np.ndarray, int]] = []
@@ -159,7 +161,7 @@ class Recognizer:
         renumber = {old: new for new, old in enumerate(sorted({k[3] for k in kept}))}
         kept.sort(key=lambda k: (renumber[k[3]], k[0].x))
         return Reading([Digit(b.x, b.y, b.w, b.h, d, c, renumber[line], top3, tuple(float(p) for p in probs))
-                        for b, d, c, line, top3, probs in kept])
+                        for b, d, c, line, top3, probs in kept], inverted=seg.inverted)
 
     def _with_grids(self, reading: Reading, grids: list[Grid], cell_digits) -> Reading:
         """The page's digits and the grids' digits, lines renumbered top to bottom (a grid row is a line)."""
@@ -178,7 +180,7 @@ class Recognizer:
         order = sorted(lines, key=lambda key: np.median([d.y + d.h / 2 for d in lines[key]]))
         digits = [replace(d, line=n) for n, key in enumerate(order)
                   for d in sorted(lines[key], key=lambda d: (d.col if d.col is not None else 0, d.x))]
-        return Reading(digits, grids)
+        return Reading(digits, grids, reading.inverted)
 
     # -- pictures of one digit --------------------------------------------------------------------
     def read_digit(self, image: np.ndarray) -> tuple[int | None, float]:

@@ -182,20 +182,23 @@ def grey_levels(gray: np.ndarray, shares: tuple[float, ...], where: np.ndarray |
     return [int(np.searchsorted(cumulative, share * cumulative[-1])) for share in shares]
 
 
-def ink_map(gray: np.ndarray, uniform_paper: bool = False, polarity: bool = True) -> tuple[np.ndarray, bool]:
+def ink_map(gray: np.ndarray, uniform_paper: bool = False, polarity: bool = True,
+            inverted: bool | None = None) -> tuple[np.ndarray, bool]:
     """Grey -> (ink, inverted): ink is how much darker each pixel is than its local paper (0-255).
 
     Dividing by an estimate of the paper brightness removes shadows, gradients and paper colour.
     ``uniform_paper`` (small scans, enlarged to the working scale) uses one paper level instead.
     A page lying on a much darker desk is found, and ink outside it is ignored. With
-    ``polarity=False`` the ink is taken to be darker than the paper (the caller decided).
+    ``polarity=False`` the ink is taken to be darker than the paper (the caller decided); ``inverted``
+    True or False says which way it is (a video holds the polarity of the page it reads).
     """
     h, w = gray.shape
     small_scan = uniform_paper or min(h, w) < 120  # one paper level is all there is to estimate
     paper = None if small_scan else _paper_brightness(gray)
     # A mostly dark view is light ink on a dark board, unless its light part is a sheet of paper
     # lying on a desk: then it stays dark ink on light paper.
-    inverted = polarity and is_dark_background(gray) and not (paper is not None and _page_on_desk(paper))
+    if inverted is None:
+        inverted = polarity and is_dark_background(gray) and not (paper is not None and _page_on_desk(paper))
     if inverted:
         gray = 255 - gray
         paper = None if small_scan else _paper_brightness(gray)
@@ -547,13 +550,15 @@ def _components(mask: np.ndarray, min_side: int, labelled: tuple[int, np.ndarray
     return labels, np.array(ids, np.int32), np.array(stats, np.int64).reshape(-1, 5)
 
 
-def segment(image: np.ndarray, max_candidates: int = MAX_CANDIDATES) -> Segmentation:
+def segment(image: np.ndarray, max_candidates: int = MAX_CANDIDATES, inverted: bool | None = None) -> Segmentation:
+    """The digit candidates of a picture. `inverted` (light ink on a dark background) is decided from
+    the picture unless given."""
     picture = to_gray(image)
     gray, scale = at_working_scale(picture)
     if scale > 1 and is_noise(picture):  # a small picture of pure noise: nothing to read
         nothing = np.zeros(gray.shape, np.uint8)
         return Segmentation(nothing, nothing, np.zeros(gray.shape, np.int32), scale)
-    ink, inverted = ink_map(gray, uniform_paper=scale > 2)
+    ink, inverted = ink_map(gray, uniform_paper=scale > 2, inverted=inverted)
     levels = ink_levels(ink)
     sure = _above(ink, levels[0])
     sure_labelled = _label(sure)

@@ -192,13 +192,18 @@ def associate(track_boxes: np.ndarray, det_boxes: np.ndarray, min_iou: float) ->
         return []
     iou = _iou_matrix(track_boxes, det_boxes)
     rows, cols = np.nonzero(iou >= min_iou)
-    used_t, used_d, pairs = set(), set(), []
-    for k in np.argsort(-iou[rows, cols], kind="stable"):
-        t, d = int(rows[k]), int(cols[k])
-        if t not in used_t and d not in used_d:
-            used_t.add(t)
-            used_d.add(d)
-            pairs.append((t, d))
+    return greedy_pairs(rows, cols, np.argsort(-iou[rows, cols], kind="stable"))
+
+
+def greedy_pairs(rows: np.ndarray, cols: np.ndarray, order: np.ndarray) -> list[tuple[int, int]]:
+    """One-to-one pairs from the candidate pairs (rows[k], cols[k]), taken in `order` (best first)."""
+    used_r, used_c, pairs = set(), set(), []
+    for k in order:
+        r, c = int(rows[k]), int(cols[k])
+        if r not in used_r and c not in used_c:
+            used_r.add(r)
+            used_c.add(c)
+            pairs.append((r, c))
     return pairs
 
 

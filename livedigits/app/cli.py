@@ -152,9 +152,13 @@ def run_parser() -> argparse.ArgumentParser:
     out.add_argument("--grid-csv", metavar="FILE",
                      help="every grid found (sudoku, form boxes, table) as a table, one line per grid row (- for stdout)")
     out.add_argument("--summary", metavar="FILE",
-                     help="videos and cameras: the distinct number strings seen, first and last time (CSV, or JSON if FILE ends in .json)")
+                     help="videos and cameras: one row per page with its fused text, first and last time shown "
+                          "(with --steady track or --raw: the distinct texts seen); CSV, or JSON if FILE ends in .json")
     out.add_argument("--raw", action="store_true",
                      help="videos and cameras: read every frame on its own (no tracking, no smoothing)")
+    out.add_argument("--steady", choices=("page", "track"), default="page",
+                     help="videos and cameras: fuse every frame's digits on the page (page, the default), or "
+                          "track digits from frame to frame (track, the previous release's reading)")
     out.add_argument("-q", "--quiet", action="store_true", help="no progress bars, notes or closing summary")
     _add_reading_options(parser)
     src = parser.add_argument_group("source")
@@ -273,7 +277,8 @@ def run_command(argv: list[str], guard: InterruptGuard, capture_factory: Capture
     settings = RunSettings(rotate=args.rotate, every=args.every, max_frames=args.max_frames, workers=workers,
                            recursive=args.recursive, quiet=args.quiet, save_dir=args.save, csv_path=args.csv,
                            jsonl_path=args.jsonl, grid_csv_path=args.grid_csv, show=args.show, raw=args.raw,
-                           summary_path=args.summary, labels=args.labels, resume=args.resume, cluster=args.cluster)
+                           steady=args.steady, summary_path=args.summary, labels=args.labels, resume=args.resume,
+                           cluster=args.cluster)
     run = Run(source, settings, RecognizerSpec(args.model, args.min_confidence, args.reader), recognizer, guard,
               capture_factory=capture_factory, window_factory=window_factory, stdout=stdout, stderr=stderr)
     try:

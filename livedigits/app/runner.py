@@ -22,6 +22,7 @@ from ..overlay import draw
 from ..pipeline import Reading, Recognizer
 from ..sources import (CaptureFactory, Frame, LatestFrameReader, MediaFile, Source, SourceError, SourceKind, VideoFrames,
                       list_media, open_live)
+from ..fusion import FusionSettings, PageFusion, PageSummary
 from ..track import Stabilizer, SummaryCollector, TrackSettings, write_summary
 from .batch import PictureJob, PictureReader, RecognizerSpec, declared_size
 from .display import Key
@@ -48,6 +49,7 @@ class RunSettings:
     grid_csv_path: str | None = None  # every grid found, as a table (one line per grid row)
     show: bool = False
     raw: bool = False                # videos and cameras: every frame read on its own, no tracking
+    steady: str = "page"             # videos and cameras: "page" fusion, or "track" (digits tracked in the frame)
     summary_path: str | None = None  # videos and cameras: the distinct number strings seen, and when
     labels: str = "full"             # the overlay's label on each digit: full, digit or none
     resume: bool = False             # skip the pictures the outputs hold already, append the rest
@@ -166,7 +168,7 @@ class Run:
         self.summary = Summary()
         self.messages = Messages(self.stderr)
         self.viewer: Viewer | None = None  # the --show window
-        self._summaries: dict[str, SummaryCollector] = {}
+        self._summaries: dict[str, SummaryCollector | PageSummary] = {}
         self._targets: dict[Path, Path] = {}  # --save: input -> its annotated copy
 
     # -- the whole run -------------------------------------------------------------------------
@@ -350,10 +352,22 @@ class Run:
         meter = FpsMeter()
         previous_index = None
         processed = 0
-        # One stabilizer per video or camera: tracks digits across frames so the overlay and the
-        # records carry a steady reading (--raw reads every frame on its own).
-        stabilizer = None if self.settings.raw else Stabilizer(TrackSettings(min_confidence=self.recognizer.min_confidence))
-        collector = self._summaries.setdefault(name, SummaryCollector()) if self.settings.summary_path else None
+        # One stabilizer per video or camera, so the overlay and the records carry a steady reading:
+        # page-level fusion (the default), or digits tracked in the frame (--steady track); --raw
+        # reads every frame on its own.
+        stabilizer, collector = None, None
+        if self.settings.raw:
+            collector = SummaryCollector()
+        elif self.settings.steady == "track":
+            stabilizer = Stabilizer(TrackSettings(min_confidence=self.recognizer.min_confidence))
+            collector = SummaryCollector()
+        else:
+            stabilizer = PageFusion(FusionSettings(min_confidence=self.recognizer.min_confidence))
+            collector = PageSummary(stabilizer)
+        if self.settings.summary_path:
+            self._summaries[name] = collector
+        else:
+            collector = None
         for frame in frames:
             reading = self._read_frame(frame, stabilizer, collector)
             fps = meter.tick()
@@ -380,9 +394,11 @@ class Run:
             if self.settings.max_frames is not None and processed >= self.settings.max_frames:
                 return
 
-    def _read_frame(self, frame: Frame, stabilizer: Stabilizer | None, collector: SummaryCollector | None) -> Reading:
+    def _read_frame(self, frame: Frame, stabilizer: Stabilizer | PageFusion | None,
+                    collector: SummaryCollector | PageSummary | None) -> Reading:
         """One frame through the recognizer, the stabilizer (unless --raw) and the --summary collector."""
-        reading = self.recognizer.recognize(frame.image)
+        # page fusion holds the polarity of the page in view (a shadow must not flip a frame)
+        reading = self.recognizer.recognize(frame.image, inverted=getattr(stabilizer, "inverted", None))
         if stabilizer is not None:
             reading = stabilizer.update(frame.image, reading, frame.time_s)
         if collector is not None:

@@ -145,7 +145,14 @@ def _write_page(rng, digits, labels, width, height, paper):
 def _plan_page(rng, digits, labels, width, height, paper):
     """A page world, and the camera's poses over it: home (all the text comfortably in view), partial
     (part of the text out of view) and blank (blank paper or desk beside the text)."""
-    image, truth, (x0, y0, x1, y1) = _write_page(rng, digits, labels, width, height, paper)
+    image, truth, text_box = _write_page(rng, digits, labels, width, height, paper)
+    text = "\n".join("".join(str(d.digit) for d in truth if d.line == n) for n in range(truth[-1].line + 1))
+    return _page_poses(rng, image, truth, text_box, text, width, height)
+
+
+def _page_poses(rng, image, truth, text_box, text, width, height) -> _Page:
+    """The camera's poses over a page world whose writing fills `text_box` (world pixels)."""
+    x0, y0, x1, y1 = text_box
     wh, ww = image.shape[:2]
     tw, th = x1 - x0, y1 - y0
     zoom = min(rng.uniform(0.9, 1.15), 0.72 * width / tw, 0.68 * height / th)
@@ -155,7 +162,7 @@ def _plan_page(rng, digits, labels, width, height, paper):
     if blank is None:  # cannot happen with the text off-centre on a 3.2-frame-wide sheet
         raise ValueError("no blank view beside the text")
     # part of the text out of view: the frame edge cuts the text 30-60 % of the way across
-    side = int(rng.integers(4)) if len({d.line for d in truth}) > 1 else int(rng.integers(2))
+    side = int(rng.integers(4)) if text.count("\n") else int(rng.integers(2))
     cut = rng.uniform(0.3, 0.6)
     ex, ey = width / 2 / zoom, height / 2 / zoom
     partial = home.copy()
@@ -170,7 +177,6 @@ def _plan_page(rng, digits, labels, width, height, paper):
     partial[0] = np.clip(partial[0], hx, ww - hx)
     partial[1] = np.clip(partial[1], hy, wh - hy)
     slack = max(0.0, min(ex - tw / 2, ey - th / 2))
-    text = "\n".join("".join(str(d.digit) for d in truth if d.line == n) for n in range(truth[-1].line + 1))
     return _Page(image, truth, text, home, partial, blank, slack)
 
 
@@ -284,8 +290,9 @@ def _render(world, poses, width, height):
     return acc / len(poses)
 
 
-def _light(rng, seconds, width, height):
-    """Per-frame lighting: slow exposure drift, a fixed gradient, and a shadow passing once."""
+def _light(rng, seconds, width, height, shadow=(0.3, 0.5)):
+    """Per-frame lighting: slow exposure drift, a fixed gradient, and a shadow passing once (`shadow`:
+    the range of how much light it takes away)."""
     sw, sh = width // 8 + 1, height // 8 + 1
     yy, xx = np.mgrid[0:sh, 0:sw].astype(np.float32)
     phi = rng.uniform(0, 2 * np.pi)
@@ -294,7 +301,7 @@ def _light(rng, seconds, width, height):
     drift = rng.uniform(-0.22, 0.08, 3)  # exposure offsets at the start, middle and end
     shadow_t = rng.uniform(0.15, 0.75) * seconds
     shadow_len = rng.uniform(1.0, 1.8)
-    shadow_dark = rng.uniform(0.3, 0.5)
+    shadow_dark = rng.uniform(*shadow)
     radii = rng.uniform(0.25, 0.45, 2) * (sw, sh)
     y_track = rng.uniform(0.2, 0.8) * sh
     direction = rng.choice((-1, 1))
@@ -338,11 +345,20 @@ def make_video(digits, labels, seed: int, seconds: float = 10.0, fps: float = 15
         raise ValueError(f"unknown paper {paper!r}, expected one of {PAPERS}")
     worlds = [_plan_page(rng, digits, labels, width, height, paper or PAPERS[int(rng.integers(len(PAPERS)))])
               for _ in range(pages)]
+    return _film(rng, worlds, seconds, fps, width, height, blank, partial, flash, noise)
+
+
+def _film(rng, worlds: list[_Page], seconds: float, fps: float, width: int, height: int, blank: bool,
+          partial: bool, flash: bool, noise: float, light_drift: float = 0.0, white_drift: float = 0.0,
+          shadow: tuple[float, float] = (0.3, 0.5), jpeg: tuple[int, int] | None = None) -> Video:
+    """The hand-held camera over `worlds`, frame by frame. `light_drift` dims the light further by up to
+    this share over the clip, `white_drift` warms it (less blue, more red) by up to this share,
+    `shadow` is how dark the passing hand's shadow gets, `jpeg` a (low, high) JPEG quality range."""
     segments = _script(rng, worlds, seconds, blank, partial, width)
     tremor = _tremor(rng, 3)
     shake = (rng.uniform(3.0, 5.0, (2, 6)), rng.uniform(0, 2 * np.pi, (2, 6)),
              np.array([18.0, 13.0, 0.02, 1.5, 0, 0]) * rng.uniform(0.6, 1.0, (2, 6)))
-    light = _light(rng, seconds, width, height)
+    light = _light(rng, seconds, width, height, shadow)
     count = int(round(seconds * fps))
     flash_at = -1
     if flash:  # during the hold after the shake, when the text is in view
@@ -374,7 +390,14 @@ def make_video(digits, labels, seed: int, seconds: float = 10.0, fps: float = 15
             image = image * 1.6 + 70
         oy, ox = rng.integers(pad, size=2)
         image += bank[index % 3, oy:oy + height, ox:ox + width]
-        frames.append(np.clip(image, 0, 255).astype(np.uint8))
+        if light_drift or white_drift:  # the light dims and warms as the clip goes on
+            u = np.float32(index / max(count - 1, 1))
+            image *= (1 - light_drift * u) * np.float32([1 - white_drift * u, 1.0, 1 + 0.4 * white_drift * u])
+        frame = np.clip(image, 0, 255).astype(np.uint8)
+        if jpeg is not None:
+            quality = int(rng.integers(jpeg[0], jpeg[1] + 1))
+            frame = cv2.imdecode(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_COLOR)
+        frames.append(frame)
         truth.append(_truth(worlds[n], n, matrix, width, height, blur, is_flash))
     return Video(frames, truth, fps, [w.text for w in worlds])
 
@@ -406,6 +429,12 @@ class VideoScore:
     blank_frames_with_digits: int
     chars: int = 0            # characters of truth on full-view frames (CER's denominator)
     pairs: int = 0            # consecutive full-view frame pairs (flicker's denominator)
+    recover: tuple = ()       # per stretch of full view (page coming into view): frames until the
+                              # text first reads as it does for most of the stretch
+
+    def recovered_within(self, frames: int) -> float:
+        """Share of the stretches of full view whose text is steady within `frames` frames."""
+        return sum(r <= frames for r in self.recover) / max(len(self.recover), 1)
 
 
 def score_video(truth: list[FrameTruth], readings: list) -> VideoScore:
@@ -423,7 +452,28 @@ def score_video(truth: list[FrameTruth], readings: list) -> VideoScore:
             blank_digits += len(r.digits)
             blank_hit += bool(r.digits)
     return VideoScore(errors / max(chars, 1), changes / max(pairs, 1), blank_digits,
-                      sum(t.full for t in truth), sum(t.blank for t in truth), blank_hit, chars, pairs)
+                      sum(t.full for t in truth), sum(t.blank for t in truth), blank_hit, chars, pairs,
+                      recovery_frames(truth, readings))
+
+
+def recovery_frames(truth: list[FrameTruth], readings: list, min_run: int = 15) -> tuple[int, ...]:
+    """For each stretch of at least `min_run` full-view frames of one page (the page coming into view,
+    or back into it): how many frames pass until the text first reads as it does in most of the
+    stretch (its steady value; the stretch's length if it never does)."""
+    out, k = [], 0
+    while k < len(truth):
+        if not truth[k].full:
+            k += 1
+            continue
+        end = k
+        while end < len(truth) and truth[end].full and truth[end].page == truth[k].page:
+            end += 1
+        if end - k >= min_run:
+            texts = [r.text for r in readings[k:end]]
+            steady = max(set(texts), key=texts.count)
+            out.append(texts.index(steady))
+        k = end
+    return tuple(out)
 
 
 def pooled(scores: list[VideoScore]) -> VideoScore:
@@ -433,4 +483,4 @@ def pooled(scores: list[VideoScore]) -> VideoScore:
                       sum(s.flicker * s.pairs for s in scores) / max(pairs, 1),
                       sum(s.blank_digits for s in scores), sum(s.full_frames for s in scores),
                       sum(s.blank_frames for s in scores), sum(s.blank_frames_with_digits for s in scores),
-                      chars, pairs)
+                      chars, pairs, tuple(r for s in scores for r in s.recover))

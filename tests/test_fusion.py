@@ -1,0 +1,179 @@
+"""Page-level fusion (livedigits/fusion.py): the geometry, the keyframe, the layout and the evidence
+rules on small made-up frames. End to end on generated and real-photo clips: tests/test_video_steady.py."""
+import math
+
+import cv2
+import numpy as np
+
+from livedigits.fusion import (FusionSettings, Keyframe, PageFusion, PageRegistry, PageSummary, _layout,
+                               fit_page_to_frame, map_boxes, pair_nearest)
+from livedigits.pipeline import Digit, Reading
+from livedigits.track import FrameView
+
+
+def similarity(angle_deg, scale, dx, dy):
+    c, s = math.cos(math.radians(angle_deg)) * scale, math.sin(math.radians(angle_deg)) * scale
+    return np.array([[c, -s, dx], [s, c, dy], [0, 0, 1.0]])
+
+
+def test_pair_nearest_is_one_to_one_nearest_first():
+    predicted = np.array([[0.0, 0], [10, 0], [100, 100]])
+    found = np.array([[1.0, 0], [9, 0], [4, 0]])
+    pairs = pair_nearest(predicted, found, np.full((3, 3), 5.0))
+    assert sorted(pairs) == [(0, 0), (1, 1)]   # (0, 2) is farther than (0, 0); 2 has nothing near
+
+
+def test_fit_recovers_a_similarity_despite_a_wrong_pair():
+    truth = similarity(3.0, 1.2, 40, -25)
+    page = np.array([[100.0, 100], [160, 102], [220, 98], [100, 180], [160, 182], [220, 178], [280, 100]])
+    frame = cv2.perspectiveTransform(page.reshape(-1, 1, 2), truth).reshape(-1, 2)
+    frame[3] += (45, 0)   # one digit paired with its neighbour
+    matrix, inliers = fit_page_to_frame(page, frame, 4.0, np.eye(3))
+    assert not inliers[3] and inliers.sum() == 6
+    assert np.allclose(matrix[:2], truth[:2], atol=1e-2)
+
+
+def test_fit_with_one_or_two_pairs_shifts_the_prior():
+    prior = similarity(2.0, 1.0, 5, 5)
+    page = np.array([[50.0, 60]])
+    frame = cv2.perspectiveTransform(page.reshape(-1, 1, 2), prior).reshape(-1, 2) + (7, -3)
+    matrix, inliers = fit_page_to_frame(page, frame, 2.0, prior)
+    assert inliers.all() and np.allclose(matrix[:2, :2], prior[:2, :2])
+    assert np.allclose(matrix[:2, 2], prior[:2, 2] + (7, -3))
+
+
+def test_map_boxes_bounds_the_mapped_corners():
+    boxes = map_boxes(similarity(90.0, 2.0, 0, 0), [(10, 20, 4, 6)])
+    assert np.allclose(boxes, [[-52, 20, 12, 8]])
+
+
+def test_layout_reads_a_tilted_page_line_by_line():
+    """Two lines of digits written 6 degrees uphill: each line stays one line, read left to right."""
+    class S:
+        def __init__(self, id, box):
+            self.id, self.box = id, box
+    slope = math.tan(math.radians(-6))
+    slots, id = [], 1
+    for line, y0 in enumerate((100, 160)):
+        for k in range(9):
+            x = 50 + 45 * k
+            slots.append(S(id, [x, y0 + slope * x, 25, 38]))
+            id += 1
+    rng = np.random.default_rng(1)
+    order = _layout([slots[i] for i in rng.permutation(len(slots))])
+    assert [order[s.id][0] for s in slots] == [0] * 9 + [1] * 9
+    assert sorted(slots, key=lambda s: order[s.id]) == slots
+
+
+def textured_page(seed=0, size=(480, 640)):
+    rng = np.random.default_rng(seed)
+    page = np.full(size, 235, np.uint8)
+    for _ in range(120):  # strokes of ink: corners and blobs that features lock on
+        x, y = rng.integers(20, size[1] - 20), rng.integers(20, size[0] - 20)
+        cv2.line(page, (int(x), int(y)), (int(x + rng.integers(-15, 15)), int(y + rng.integers(-15, 15))), 40, 2)
+    return page
+
+
+def test_keyframe_finds_the_page_again():
+    page = textured_page()
+    key = Keyframe.of(cv2.resize(page, (320, 240), interpolation=cv2.INTER_AREA), 0.5, np.eye(3))
+    truth = similarity(4.0, 1.1, -30, 12)
+    frame = cv2.warpPerspective(page, truth, (640, 480), borderValue=235)
+    found = key.locate(cv2.resize(frame, (320, 240), interpolation=cv2.INTER_AREA), 0.5)
+    assert found is not None
+    probe = np.array([[[200.0, 150.0]], [[400.0, 300.0]]])
+    assert np.abs(cv2.perspectiveTransform(probe, found) - cv2.perspectiveTransform(probe, truth)).max() < 3
+    blank = np.full((240, 320), 235, np.uint8)
+    assert key.locate(blank, 0.5) is None
+
+
+def test_registry_follows_the_camera_by_phase_correlation():
+    page = textured_page(3)
+    registry = PageRegistry()
+    registry.predict(FrameView.of(page, 320))
+    registry.start()
+    moved = np.roll(page, (6, -10), axis=(0, 1))
+    matrix = registry.predict(FrameView.of(moved, 320))
+    assert registry.measured and np.allclose(matrix[:2, 2], (-10, 6), atol=1.5)
+
+
+# -- the evidence rules, on made-up frames and readings --------------------------------------------
+
+def probs(digit, p=0.95):
+    out = np.full(11, (1 - p) / 10)
+    out[digit] = p
+    return tuple(out)
+
+
+def page_frame(blur=0):
+    """A 640x480 page with two strokes standing for digits (the readings below say what they are)."""
+    frame = np.full((480, 640, 3), 230, np.uint8)
+    cv2.line(frame, (210, 200), (210, 240), (30, 30, 30), 3)    # "1" at x 200-220
+    cv2.line(frame, (400, 200), (430, 200), (30, 30, 30), 3)    # "7" at x 395-435
+    cv2.line(frame, (430, 200), (410, 240), (30, 30, 30), 3)
+    return cv2.GaussianBlur(frame, (0, 0), blur) if blur else frame
+
+
+ONE = Digit(200, 196, 22, 48, 1, 0.95, 0, probabilities=probs(1))
+SEVEN = Digit(395, 196, 40, 48, 7, 0.95, 0, probabilities=probs(7))
+SEVEN_BLURRED_AS_1 = Digit(395, 196, 40, 48, 1, 0.9, 0, probabilities=probs(1, 0.9))
+
+
+def test_a_digit_is_shown_once_seen_sharp_twice():
+    fusion = PageFusion()
+    sharp = page_frame()
+    first = fusion.update(sharp, Reading([ONE, SEVEN]), 0.0)
+    second = fusion.update(sharp, Reading([ONE, SEVEN]), 0.1)
+    assert first.text == "" and second.text == "17"
+    assert [d.track for d in second.digits] == [d.track for d in fusion.update(sharp, Reading([ONE, SEVEN]), 0.2).digits]
+
+
+def test_a_digit_first_seen_blurred_waits_for_sharp_evidence():
+    """Blurred frames that read a 7 as a 1 show nothing; the sharp frames that follow read 7, and
+    their evidence outweighs the blurred frames'."""
+    fusion = PageFusion()
+    for k in range(3):  # the page's sharpness is learnt on the 1
+        fusion.update(page_frame(), Reading([ONE]), k / 15)
+    blurred = page_frame(blur=3)
+    for k in range(3, 9):
+        steady = fusion.update(blurred, Reading([ONE, SEVEN_BLURRED_AS_1]), k / 15)
+        assert steady.text == "1"
+    texts = [fusion.update(page_frame(), Reading([ONE, SEVEN]), k / 15).text for k in range(9, 12)]
+    assert "11" not in texts and texts[-1] == "17"
+
+
+def test_nothing_on_the_page_any_more_hides_its_digits_at_once():
+    fusion = PageFusion()
+    for k in range(4):
+        assert fusion.update(page_frame(), Reading([ONE, SEVEN]), k / 15).text == ("17" if k else "")
+    blank = np.full((480, 640, 3), 230, np.uint8)
+    assert fusion.update(blank, Reading([]), 4 / 15).digits == []
+
+
+def test_digits_that_fit_nowhere_start_a_new_page():
+    fusion = PageFusion(FusionSettings(mismatch_frames=2))
+    for k in range(4):
+        fusion.update(page_frame(), Reading([ONE, SEVEN]), k / 15)
+    blank = np.full((480, 640, 3), 230, np.uint8)
+    for k in range(4, 30):  # the camera over blank paper: nothing measured, nothing seen
+        fusion.update(blank, Reading([]), k / 15)
+    other = page_frame()
+    cv2.rectangle(other, (60, 330), (90, 380), (30, 30, 30), 3)
+    cv2.rectangle(other, (560, 60), (590, 110), (30, 30, 30), 3)
+    zeros = [Digit(58, 328, 34, 54, 0, 0.95, 0, probabilities=probs(0)),
+             Digit(558, 58, 34, 54, 0, 0.95, 0, probabilities=probs(0))]
+    for k in range(30, 36):
+        steady = fusion.update(other, Reading(zeros), k / 15)
+    assert len(fusion.pages) == 2 and steady.text == "0\n0"
+    entries = PageSummary(fusion, min_shown_s=0.1).entries()
+    assert [e.text for e in entries] == ["17", "0\n0"]
+    assert entries[0].last_s < entries[1].first_s
+    assert {d.track for d in steady.digits}.isdisjoint({1, 2})   # slot ids are not reused
+
+
+def test_a_new_frame_size_starts_afresh():
+    fusion = PageFusion()
+    for k in range(3):
+        fusion.update(page_frame(), Reading([ONE, SEVEN]), k / 15)
+    small = cv2.resize(page_frame(), (320, 240))
+    assert fusion.update(small, Reading([]), 0.3).digits == [] and fusion.pages == []
