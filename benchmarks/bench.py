@@ -2,7 +2,7 @@
 """Speed of livedigits, stage by stage, against the naive loop of the digit tutorials.
 
     python benchmarks/bench.py                 # everything; writes benchmarks/RESULTS.md
-    python benchmarks/bench.py --only frames   # one section: frames, throughput, cold, memory, folder, live
+    python benchmarks/bench.py --only frames   # one section: frames, steady, throughput, cold, memory, folder, live
 
 All numbers are medians over many runs after a warm-up; spreads are the 10th-90th percentiles.
 Frames come from the scene generator (MNIST test digits on paper), so no data is needed but MNIST.
@@ -312,7 +312,35 @@ def section_empty(args, mnist, report):
     report.append("")
 
 
-SECTIONS = {"frames": section_frames, "empty": section_empty, "throughput": section_throughput, "cold": section_cold,
+def section_steady(args, mnist, report):
+    """Issue #15: what the steady reading adds per video frame: the digit tracker and page fusion,
+    given the recogniser's readings (read once, then replayed), on generated hand-held clips."""
+    from livedigits.fusion import PageFusion
+    from livedigits.synthetic.video import make_video
+    from livedigits.track import Stabilizer
+    recognizer = Recognizer(num_threads=args.threads)
+    report.append("## Steady reading per video frame (hand-held clips, 15 fps, the recogniser's readings replayed)\n")
+    report.append("| frame | frames | tracker ms: median (p10-p90) | page fusion ms: median (p10-p90) |")
+    report.append("|---|---|---|---|")
+    for width, height in ((640, 480), (1280, 720)):
+        clips = [make_video(mnist.x_test, mnist.y_test, seed=seed, seconds=8.0, width=width, height=height)
+                 for seed in (1, 2)]
+        readings = [[recognizer.recognize(frame) for frame in clip.frames] for clip in clips]
+        times = {"track": [], "page": []}
+        for _ in range(max(1, args.repeats // 3)):
+            for clip, clip_readings in zip(clips, readings):
+                for kind, reader in (("track", Stabilizer()), ("page", PageFusion())):
+                    for k, (frame, reading) in enumerate(zip(clip.frames, clip_readings)):
+                        started = time.perf_counter()
+                        reader.update(frame, reading, k / clip.fps)
+                        times[kind].append(1000 * (time.perf_counter() - started))
+        cells = ["{:.2f} ({:.2f}-{:.2f})".format(*percentiles(times[kind])) for kind in ("track", "page")]
+        report.append(f"| {width}x{height} | {sum(len(c.frames) for c in clips)} | {cells[0]} | {cells[1]} |")
+        print(report[-1], flush=True)
+    report.append("")
+
+
+SECTIONS = {"frames": section_frames, "steady": section_steady, "empty": section_empty, "throughput": section_throughput, "cold": section_cold,
             "memory": section_memory, "folder": section_folder, "live": section_live}
 
 

@@ -6,33 +6,42 @@ steady reading of ``track.py`` follows digits from frame to frame in frame coord
 digits live on the page:
 
 * **registration**: each frame gets a page -> frame mapping (``PageRegistry``): the camera's motion
-  since the last frame (phase correlation, one 128-px correlation) predicts it; the frame's digits,
-  paired with the page's slots near where it predicts them, fit it (a similarity or affine
-  transform, RANSAC against stray pairs). When the prediction has drifted away (the page left the
-  view and came back, or the camera moved over blank paper where nothing can be measured), ORB
-  features of a sharp keyframe of the page find it again (``Keyframe``, OpenCV's ORB + RANSAC
-  homography);
+  since the last frame (phase correlation of a 128-px grey copy) predicts it; the frame's digits,
+  paired with the page's slots near where it predicts them, fit it (a similarity, RANSAC against
+  stray pairs; a fit far from the measured motion needs many pairs that read alike, as rows of
+  digits repeat). ORB features of a sharp keyframe of the page (``Keyframe``: OpenCV's ORB + RANSAC
+  homography) find the page again when the prediction has drifted away (it left the view and came
+  back, or the camera crossed blank paper, where nothing can be measured), and check the mapping
+  when the camera settles after a fast move or a shake;
 * **slots**: each digit of the page is a slot (``Slot``) with its box in page coordinates; each
   sighting adds the classifier's probabilities weighted by sharpness (a blurred frame counts little,
   and evidence gathered while everything was blurred shrinks when sharp sightings come); a slot is
-  shown once seen sharp in ``confirm_sharp`` frames, so one first seen in a blurred pan needs sharp
-  evidence before it appears;
+  shown once seen in ``confirm_sharp`` sharp frames, so one first seen in a blurred pan needs sharp
+  evidence before it appears, and new slots are only made in sharp, well registered frames. A shown
+  slot stays while its box holds its ink (contrast relative to the light, which a hand's shadow or
+  dimmer light leaves as it is), read or not, and goes at once when its ink is gone;
 * **layout**: lines and reading order are worked out on the page (the slots' page boxes, their
   slope measured and taken out), so they do not change while the page is still in the view, however
   the camera rolls;
+* **polarity**: the page's polarity (dark ink on light paper or the reverse) is voted by the digits
+  seen on it and held (``inverted``, for the recogniser), so a shadow or a dimmer frame cannot flip
+  one frame to light-on-dark;
 * **pages**: when the frame's digits no longer fit the page (the next page of a stack, or a page
   that was put away and replaced) and no keyframe finds it, a new page starts. ``pages`` keeps every
-  page with its fused text: ``--summary`` writes one row per page.
+  page with its fused text: ``--summary`` writes one row per page (``PageSummary``).
 
     fusion = PageFusion()                      # one per video or camera
     for frame in frames:
-        steady = fusion.update(frame.image, recognizer.recognize(frame.image), frame.time_s)
+        reading = recognizer.recognize(frame.image, inverted=fusion.inverted)
+        steady = fusion.update(frame.image, reading, frame.time_s)
         draw(frame.image, steady)              # steady.text, steady.digits[i].track (the slot id)
     for page in fusion.pages: print(page.index, page.text, page.first_s, page.last_s)
 
-The pieces are usable on their own (the sudoku reader registers grids across frames with them):
-``PageRegistry.predict/fit`` give the page -> frame homography, ``SlotBoard.observe`` accumulates
-evidence for slots keyed by page coordinates.
+The pieces work on their own, e.g. to read a sudoku grid across frames: ``PageRegistry`` gives the
+page -> frame homography of each frame (``predict`` from the motion, ``fit`` to paired points,
+``relocate``/``check`` with a ``Keyframe``), ``SlotBoard`` accumulates sharpness-weighted evidence for
+slots keyed by page coordinates (``add``, ``observe``, ``showable``), ``map_boxes`` maps boxes both
+ways.
 """
 from __future__ import annotations
 
@@ -61,9 +70,12 @@ _SAME_DIGIT = 0.2         # a slot unseen for a while takes a digit giving its o
 _ORB_FEATURES = 400
 _ORB_MIN_INLIERS = 12
 _KEYFRAME_EVERY = 15      # frames between keyframe refreshes (the best-covering sharp frame is kept)
-_MIN_CONTRAST_KEPT = 0.12  # less of its usual contrast and a slot's place holds no digit any more
+_MIN_CONTRAST_KEPT = 0.12  # less of its usual contrast and a slot's place holds no digit any more...
+_INK_KEPT = 0.5           # ... this much or more and its digit is still there, read or not...
+_MAX_UNREAD = 45          # ... for at most this many frames in a row
 _MIN_FLASH = 8.0
 _POLARITY_VOTES = 6       # digits seen on a page before its polarity is held
+_CHECK_AFTER_MOVING = 2   # fast-moving frames after which the mapping is checked against the keyframe
 _MAX_HOLD = 4             # frames: a brightness change that lasts longer is no flash
 
 
@@ -260,6 +272,21 @@ class PageRegistry:
         self.matrix = matrix
         return True
 
+    def check(self, view: FrameView, slot_boxes: np.ndarray) -> bool:
+        """Checks the mapping against the keyframe; takes the keyframe's where they place the slots
+        (page boxes) more than half a digit apart. True when it was corrected."""
+        if self.keyframe is None or self.matrix is None or not len(slot_boxes):
+            return False
+        matrix = self.keyframe.locate(view.grey, view.scale)
+        if matrix is None:
+            return False
+        centres = slot_boxes[:, :2] + slot_boxes[:, 2:] / 2
+        apart = np.hypot(*(_apply(matrix, centres) - _apply(self.matrix, centres)).T)
+        if float(np.median(apart)) <= 0.5 * float(np.median(slot_boxes[:, 3])) * _scale(self.matrix):
+            return False
+        self.matrix = matrix
+        return True
+
     def remember(self, view: FrameView, coverage: int) -> None:
         """Keeps this (sharp, well registered) view as the keyframe if it covers at least as much."""
         if self.matrix is None or (self.keyframe is not None and coverage < self.keyframe.coverage):
@@ -273,12 +300,13 @@ class PageRegistry:
 
 class Slot(Track):
     """A digit of the page: a Track whose box is in page coordinates (it does not move with the camera)."""
-    __slots__ = ("sharp_hits", "ever_shown")
+    __slots__ = ("sharp_hits", "ever_shown", "unread")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.sharp_hits = 0
         self.ever_shown = False
+        self.unread = 0            # frames in a row unseen though its ink is there
 
 
 class SlotBoard:
@@ -432,6 +460,7 @@ class PageFusion:
         self._flashes = 0                         # frames in a row taken for a flash
         self._blind = 0                           # frames in a row with nothing to say where the page is
         self._verified = False                    # this frame's mapping is trusted with new slots
+        self._moving = 0                          # frames in a row the camera moved fast (blur)
         self._size: tuple | None = None
 
     @property
@@ -460,6 +489,12 @@ class PageFusion:
         page = self.page
         pairs: list[tuple[int, int]] = []
         self._verified = False
+        steady = registry.speed <= s.max_speed * view.size[0]
+        if page is not None and matrix is not None and steady and self._moving >= _CHECK_AFTER_MOVING:
+            # the camera settles after a fast move or a shake: the motion measured through the blur
+            # may be off by a digit or two, which the digits (a row of similar shapes) cannot tell
+            registry.check(view, page.board.boxes())
+        self._moving = 0 if steady else self._moving + 1
         if page is not None and matrix is not None and detections:
             pairs = self._register(page, view, detections)
             if not pairs and sum(not d.edge for d in detections) >= 2:
@@ -498,7 +533,7 @@ class PageFusion:
         if self.page is not None and self.registry.matrix is not None:
             shown = map_boxes(self.registry.matrix, [sl.box for sl in self.page.board.slots if sl.shown]).tolist()
         view.focus(boxes + shown)
-        sharpness, contrast = view.measure(boxes)
+        sharpness, contrast = view.measure(boxes, relative=True)
         probs = np.array([d.probabilities if len(d.probabilities) == _CLASSES else _one_hot(d.digit, d.confidence)
                           for d in digits], np.float64).reshape(-1, _CLASSES)
         edge = max(2.0, 0.015 * min(view.size))
@@ -621,18 +656,26 @@ class PageFusion:
         # blurred (blur loses small digits), missed
         unseen = [i for i in range(len(board.slots)) if i not in seen and in_view[i] and board.slots[i].shown]
         absent, blurred = set(), False
+        inked = set()
         if unseen:
-            sharp, contrast = view.measure(frame_boxes[unseen])
+            sharp, contrast = view.measure(frame_boxes[unseen], relative=True)
             absent = {i for i, c in zip(unseen, contrast.tolist()) if c < _MIN_CONTRAST_KEPT * board.slots[i].contrast}
+            # its ink still there (contrast relative to the light: a shadow keeps it): the reader
+            # missed it (a shadow, a dimmer frame), the digit did not go
+            inked = {i for i, c in zip(unseen, contrast.tolist())
+                     if c >= _INK_KEPT * board.slots[i].contrast and board.slots[i].unread < _MAX_UNREAD}
             ratios = [sh / board.slots[i].sharp_ref for i, sh in zip(unseen, sharp.tolist()) if i not in absent]
-            blurred = bool(ratios) and _median(ratios) < s.blur_ratio
-            if blurred:  # blur spreads a thin stroke so far that its contrast drops like a vanished digit's
+            # a fast-moving camera blurs: it spreads a thin stroke so far that its contrast drops like
+            # a vanished digit's
+            blurred = (bool(ratios) and _median(ratios) < s.blur_ratio) or not steady
+            if blurred:
                 absent = set()
         for i, slot in enumerate(board.slots):
             slot.in_view = bool(in_view[i])
+            slot.unread = slot.unread + 1 if i in inked else 0
             if i in seen:
                 continue
-            if slot.in_view and not blurred and (sharp_frame or not detections or not slot.shown):
+            if slot.in_view and not blurred and i not in inked and (sharp_frame or not detections or not slot.shown):
                 slot.missed += 1
             if i in absent:
                 slot.missed = max(slot.missed, s.coast_frames + 1)

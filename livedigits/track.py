@@ -407,10 +407,11 @@ class FrameView:
         grey_sum, grey_sq = cv2.integral2(part, sdepth=cv2.CV_32S, sqdepth=cv2.CV_64F)
         self.origin, self.sums = (x0, y0), (grey_sum, grey_sq, cv2.integral(lap * lap, sdepth=cv2.CV_64F))
 
-    def measure(self, boxes) -> tuple[np.ndarray, np.ndarray]:
+    def measure(self, boxes, relative: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Per (x, y, w, h) box: sharpness (mean squared Laplacian over grey variance: dividing by the
         contrast makes it blind to shadows and exposure, while motion blur lowers it steeply) and
-        contrast (grey variance: ink on paper is high, blank paper low). Boxes are clipped to the part
+        contrast (grey variance: ink on paper is high, blank paper low; `relative`: over the squared
+        mean grey, which a shadow or dimmer light leaves as it is). Boxes are clipped to the part
         of the frame last focused on (the whole frame if ``focus`` was not called)."""
         boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
         if not len(boxes):
@@ -430,7 +431,8 @@ class FrameView:
             return (table[y1, x1] - table[y0, x1] - table[y1, x0] + table[y0, x0]) / area
         grey = mean(grey_sum)
         variance = np.maximum(mean(grey_sq) - grey * grey, 0)
-        return mean(lap_sq) / (variance + _CONTRAST_FLOOR), variance
+        contrast = variance / (grey * grey + 1.0) if relative else variance
+        return mean(lap_sq) / (variance + _CONTRAST_FLOOR), contrast
 
 
 def camera_shift(previous: FrameView, current: FrameView, window: np.ndarray) -> tuple[np.ndarray, float]:
