@@ -713,7 +713,7 @@ class PageFusion:
             x0, y0 = int(round(max(0.0, x))), int(round(max(0.0, y)))
             x1, y1 = int(round(min(float(w), x + bw))), int(round(min(float(h), y + bh)))
             digits.append(TrackedDigit(x0, y0, max(1, x1 - x0), max(1, y1 - y0), sl.digit, p[sl.digit],
-                                       lines[order[sl.id][0]], tuple((d, p[d]) for d in top), tuple(p), sl.id))
+                                       lines[order[sl.id][0]], tuple((d, p[d]) for d in top), tuple(p), track=sl.id))
         return SteadyReading(digits, held=held, time_s=time_s)
 
 
