@@ -54,7 +54,7 @@ import numpy as np
 
 from .pipeline import Reading
 from .segment import Box, Region, order_lines
-from .track import (_CLASSES, _NOT_A_DIGIT, Detection, FrameView, SeenText, SteadyReading, Track, TrackedDigit,
+from .track import (_CLASSES, _CONTRAST_RATE, _NOT_A_DIGIT, Detection, FrameView, SeenText, SteadyReading, Track, TrackedDigit,
                     TrackSettings, _median, _one_hot, _touches_edge, camera_shift, greedy_pairs)
 
 _MIN_RESPONSE = 0.3       # weaker phase-correlation peaks are noise (blank paper 0-0.16, pages 0.5-1)
@@ -70,10 +70,13 @@ _SAME_DIGIT = 0.2         # a slot unseen for a while takes a digit giving its o
 _ORB_FEATURES = 400
 _ORB_MIN_INLIERS = 12
 _KEYFRAME_EVERY = 15      # frames between keyframe refreshes (the best-covering sharp frame is kept)
+_MIN_INK_VARIANCE = 30.0  # grey variance of a detection's box below which it holds no ink (desk grain)
 _MIN_CONTRAST_KEPT = 0.12  # less of its usual contrast and a slot's place holds no digit any more...
 _INK_KEPT = 0.5           # ... this much or more and its digit is still there, read or not...
 _MAX_UNREAD = 45          # ... for at most this many frames in a row
 _MIN_FLASH = 8.0
+_PAGE_DIGITS = 3          # showable digits that make a page believed...
+_PAGE_SIGHTINGS = 5       # ... or one digit seen sharp in this many frames
 _POLARITY_VOTES = 6       # digits seen on a page before its polarity is held
 _CHECK_AFTER_MOVING = 2   # fast-moving frames after which the mapping is checked against the keyframe
 _MAX_HOLD = 4             # frames: a brightness change that lasts longer is no flash
@@ -91,7 +94,8 @@ class FusionSettings:
     max_not_digit: float = 0.5     # fused "not a digit" share that hides a slot
     switch_margin: float = 0.15    # another digit must beat the shown one by this much to replace it
     decay: float = 0.97            # weight of older evidence per sharp sighting (a page does not change)
-    blind_frames: int = 3          # frames with no digit seen and no motion measured before nothing is shown
+    blind_frames: int = 3          # frames with no digit seen, and no motion measured or the camera still,
+                                   # before nothing is shown
     mismatch_frames: int = 3       # frames whose digits fit nowhere on the page before a new page starts
     min_digit_height: float = 0.025  # detections outside these shares of the frame height are not used
     max_digit_height: float = 0.6
@@ -300,13 +304,14 @@ class PageRegistry:
 
 class Slot(Track):
     """A digit of the page: a Track whose box is in page coordinates (it does not move with the camera)."""
-    __slots__ = ("sharp_hits", "ever_shown", "unread")
+    __slots__ = ("sharp_hits", "ever_shown", "unread", "relative")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.sharp_hits = 0
         self.ever_shown = False
         self.unread = 0            # frames in a row unseen though its ink is there
+        self.relative = 0.0        # its box's contrast relative to the light (running mean)
 
 
 class SlotBoard:
@@ -321,10 +326,12 @@ class SlotBoard:
     def boxes(self) -> np.ndarray:
         return np.array([s.box for s in self.slots], np.float64).reshape(-1, 4)
 
-    def observe(self, slot: Slot, page_box, det: Detection, sharp: bool) -> None:
+    def observe(self, slot: Slot, page_box, det: Detection, sharp: bool, relative: float = 0.0) -> None:
         """A sighting of `slot` at `page_box` (page coordinates): evidence weighted by sharpness; the
-        box follows sharp sightings only (a blurred box is smeared)."""
+        box follows sharp sightings only (a blurred box is smeared). `relative`: its box's contrast
+        relative to the light."""
         old = list(slot.box)
+        slot.relative += _CONTRAST_RATE * (relative - slot.relative)
         page_det = Detection(tuple(page_box), det.probs, det.sharpness, det.contrast, det.edge)
         slot.observe(page_det, self.track_settings, counts=sharp)
         if not sharp and not det.edge and slot.sharp_hits:
@@ -333,10 +340,11 @@ class SlotBoard:
             slot.box = [0.7 * a + 0.3 * b for a, b in zip(old, page_box)]
         slot.sharp_hits += sharp and not det.edge
 
-    def add(self, page_box, det: Detection, sharp: bool) -> Slot:
+    def add(self, page_box, det: Detection, sharp: bool, relative: float = 0.0) -> Slot:
         slot = Slot(self.next_id, list(page_box), np.array(det.probs, np.float64), 1.0, max(det.sharpness, 1e-9),
                     det.contrast, hits=int(sharp))
         slot.sharp_hits = int(sharp)
+        slot.relative = relative
         slot.choose_digit(self.settings.switch_margin)
         self.next_id += 1
         self.slots.append(slot)
@@ -388,6 +396,7 @@ class Page:
     since_key: int = _KEYFRAME_EVERY   # frames since its keyframe was taken
     unpaired: int = 0                  # frames since any of its digits was seen
     polarity: float = 0.0              # digits seen on it read as light-on-dark, less those read dark-on-light
+    confirmed: bool = False            # believed to be a page (not desk grain read as a digit for a moment)
 
     def recent(self, settings: FusionSettings) -> bool:
         """Whether its digits were seen lately (its mapping is still to be trusted)."""
@@ -460,6 +469,8 @@ class PageFusion:
         self._flashes = 0                         # frames in a row taken for a flash
         self._blind = 0                           # frames in a row with nothing to say where the page is
         self._verified = False                    # this frame's mapping is trusted with new slots
+        self._relative: list[float] = []          # the detections' contrast relative to the light
+        self._unread = 0                          # still frames in a row with the page's digits unread
         self._moving = 0                          # frames in a row the camera moved fast (blur)
         self._size: tuple | None = None
 
@@ -520,7 +531,11 @@ class PageFusion:
         # the page's place is known while its digits are seen, or the camera's motion measured
         self._blind = 0 if pairs or registry.measured else self._blind + 1
         seen = self._learn(page, view, detections, pairs)
-        if self._blind > s.blind_frames:
+        # the camera still, the page's digits expected in view, and none of them read for a few frames:
+        # the page is not where it is thought to be (or was taken away); nothing is shown
+        expected = any(sl.shown for sl in page.board.slots)
+        self._unread = self._unread + 1 if steady and expected and not pairs else 0
+        if self._blind > s.blind_frames or self._unread > s.blind_frames:
             return SteadyReading([], held=False, time_s=time_s)
         return self._show(view, seen, held=False, time_s=time_s)
 
@@ -533,12 +548,17 @@ class PageFusion:
         if self.page is not None and self.registry.matrix is not None:
             shown = map_boxes(self.registry.matrix, [sl.box for sl in self.page.board.slots if sl.shown]).tolist()
         view.focus(boxes + shown)
-        sharpness, contrast = view.measure(boxes, relative=True)
+        sharpness, contrast = view.measure(boxes)
+        relative = view.measure(boxes, relative=True)[1]
+        # ink is far darker than its paper: the grain of a desk or of paper, read as a digit when no
+        # page is in view, hardly varies (grey variance 2-15 against hundreds for a pen stroke)
+        inked = np.flatnonzero(contrast >= _MIN_INK_VARIANCE)
+        self._relative = relative[inked].tolist()
         probs = np.array([d.probabilities if len(d.probabilities) == _CLASSES else _one_hot(d.digit, d.confidence)
                           for d in digits], np.float64).reshape(-1, _CLASSES)
         edge = max(2.0, 0.015 * min(view.size))
-        return [Detection(b, p, sh, c, _touches_edge(b, view.size, edge))
-                for b, p, sh, c in zip(boxes, probs, sharpness.tolist(), contrast.tolist())]
+        return [Detection(boxes[k], probs[k], float(sharpness[k]), float(contrast[k]),
+                          _touches_edge(boxes[k], view.size, edge)) for k in inked.tolist()]
 
     def _flash(self, view: FrameView) -> bool:
         ref = _median(self._brightness) if self._brightness else view.brightness
@@ -627,7 +647,7 @@ class PageFusion:
         used = set()
         for i, j in pairs:
             det = detections[j]
-            board.observe(board.slots[i], page_boxes[j], det, sharp(det))
+            board.observe(board.slots[i], page_boxes[j], det, sharp(det), self._relative[j])
             used.add(j)
         seen = {i for i, _ in pairs}
         # new digits: only where the frame is registered (paired digits, or a page just started)
@@ -637,7 +657,7 @@ class PageFusion:
             for j, det in enumerate(detections):
                 if j in used or det.edge or _overlaps(page_boxes[j], existing):
                     continue
-                board.add(page_boxes[j], det, sharp(det))
+                board.add(page_boxes[j], det, sharp(det), self._relative[j])
                 seen.add(len(board.slots) - 1)
         # the keyframe: a sharp view covering more of the page than the last one (ORB costs ~2 ms, so
         # not more often than every _KEYFRAME_EVERY frames)
@@ -658,12 +678,14 @@ class PageFusion:
         absent, blurred = set(), False
         inked = set()
         if unseen:
-            sharp, contrast = view.measure(frame_boxes[unseen], relative=True)
+            sharp, contrast = view.measure(frame_boxes[unseen])
             absent = {i for i, c in zip(unseen, contrast.tolist()) if c < _MIN_CONTRAST_KEPT * board.slots[i].contrast}
-            # its ink still there (contrast relative to the light: a shadow keeps it): the reader
-            # missed it (a shadow, a dimmer frame), the digit did not go
-            inked = {i for i, c in zip(unseen, contrast.tolist())
-                     if c >= _INK_KEPT * board.slots[i].contrast and board.slots[i].unread < _MAX_UNREAD}
+            # its ink still there (contrast relative to the light: a shadow keeps it) while others of
+            # the page are read: the reader missed it (a shadow, a dimmer frame), the digit did not go
+            if pairs:
+                relative = view.measure(frame_boxes[unseen], relative=True)[1]
+                inked = {i for i, c in zip(unseen, relative.tolist()) if c >= _INK_KEPT * board.slots[i].relative
+                         and board.slots[i].unread < _MAX_UNREAD and i not in absent}
             ratios = [sh / board.slots[i].sharp_ref for i, sh in zip(unseen, sharp.tolist()) if i not in absent]
             # a fast-moving camera blurs: it spreads a thin stroke so far that its contrast drops like
             # a vanished digit's
@@ -679,8 +701,13 @@ class PageFusion:
                 slot.missed += 1
             if i in absent:
                 slot.missed = max(slot.missed, s.coast_frames + 1)
-        for slot in board.slots:
-            slot.shown = slot.in_view and slot.missed <= s.coast_frames and board.showable(slot)
+        # a page is believed once it holds a few showable digits, or one seen sharp in several frames:
+        # the grain of a desk or a crease may read as a digit or two for a moment
+        showable = [board.showable(slot) for slot in board.slots]
+        page.confirmed = page.confirmed or sum(showable) >= _PAGE_DIGITS or any(
+            ok and slot.sharp_hits >= _PAGE_SIGHTINGS for ok, slot in zip(showable, board.slots))
+        for slot, ok in zip(board.slots, showable):
+            slot.shown = page.confirmed and slot.in_view and slot.missed <= s.coast_frames and ok
             slot.ever_shown = slot.ever_shown or slot.shown
         board.slots = [sl for sl in board.slots if sl.shown or sl.ever_shown or sl.missed <= 2 * s.coast_frames]
         if sharp_frame:
