@@ -220,6 +220,7 @@ def ink_map(gray: np.ndarray, uniform_paper: bool = False, polarity: bool = True
 # desk); the desk's share is the rest.
 MIN_PAGE_SHARE = 0.08
 MAX_DESK_SHARE = 1.0 - MIN_PAGE_SHARE
+SHADOW_STEP = 0.1  # a sheet grows into neighbours this share of the paper-desk contrast darker (shadows fade)
 PAGE_SOLIDITY = 0.9  # a sheet of paper fills its convex outline; light writing on a board does not
 
 
@@ -253,8 +254,8 @@ def _page_on_desk(paper: np.ndarray) -> bool:
 def page_region(paper: np.ndarray) -> np.ndarray | None:
     """The sheet of paper in a small paper-brightness image, or None when the paper fills the view.
 
-    Only a region far darker than the paper and touching the frame's edge counts as desk, so a
-    shadow across the page is never cut away.
+    Only a region far darker than the paper and touching the frame's edge counts as desk, and the
+    sheet takes in the darker parts it fades into, so a shadow across the page is not cut away.
     """
     threshold = _otsu(paper)
     bright = paper > threshold
@@ -268,10 +269,28 @@ def page_region(paper: np.ndarray) -> np.ndarray | None:
         return None
     count, labels, stats, _ = cv2.connectedComponentsWithStats(bright.astype(np.uint8), connectivity=4)
     largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    contours, _ = cv2.findContours((labels == largest).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    # a shadow across the page (a hand, an arm) is darker than the paper but fades into it, while the
+    # desk begins with a step: the sheet grows into the darker parts it fades into
+    sheet = _grown_by_fading(paper, labels == largest, SHADOW_STEP * (paper[bright].mean() - paper[~bright].mean()))
+    contours, _ = cv2.findContours(sheet.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     page = np.zeros_like(paper, dtype=np.uint8)
     cv2.drawContours(page, contours, -1, 1, -1)  # filled: the writing on the page is part of it
     return cv2.erode(page, np.ones((3, 3), np.uint8), iterations=2)  # the page's edge is no ink
+
+
+def _grown_by_fading(paper: np.ndarray, core: np.ndarray, step: float) -> np.ndarray:
+    """`core` grown into every neighbour no more than `step` darker than its brightest neighbour
+    inside: across soft shadow edges, not across the step from a sheet to its desk."""
+    region = core.copy()
+    levels = paper.astype(np.int16)
+    kernel = np.ones((3, 3), np.uint8)
+    for _ in range(max(paper.shape)):
+        brightest = cv2.dilate(np.where(region, levels, 0).astype(np.int16), kernel)
+        new = ~region & (brightest > 0) & (levels >= brightest - step)
+        if not new.any():
+            break
+        region |= new
+    return region
 
 
 def outer_contours(mask: np.ndarray) -> list[np.ndarray]:
