@@ -99,9 +99,14 @@ def main() -> int:
         for k, frame in enumerate(video.frames):
             reading = recognizer.recognize(frame)
             readings["raw"].append(reading)
-            for kind, reader in (("track", stabilizer), ("page", fusion)):
+            # page fusion holds the page's polarity for the recogniser (as the command does): a frame
+            # the recogniser would have read the other way is read again, as the page says
+            held = fusion.inverted
+            page_reading = reading if held is None or held == reading.inverted else \
+                recognizer.recognize(frame, inverted=held)
+            for kind, reader, given in (("track", stabilizer, reading), ("page", fusion, page_reading)):
                 started = time.thread_time()
-                readings[kind].append(reader.update(frame, reading, video.time_s(k)))
+                readings[kind].append(reader.update(frame, given, video.time_s(k)))
                 cpu[kind].append(time.thread_time() - started)
         row = {kind: score_video(video.truth, readings[kind]) for kind in kinds}
         for kind in kinds:
