@@ -15,7 +15,9 @@ a user runs it, timed from process start to exit (so Ray's start and stop are co
 
 The two kinds alternate, RUNS times each; medians are reported. Both must write the same records.
 Ray's fixed cost (starting Ray and the actors, stopping them) is measured the same way on a folder of
-SMALL pictures; the per-picture overhead is what remains of the difference on the full folder.
+SMALL pictures, and its overhead per picture on a folder of TINY pictures (320x240, one line of
+digits: read in a few milliseconds, so that what a picture costs Ray is not lost in reading time):
+(cluster - local - fixed cost) / TINY.
 """
 from __future__ import annotations
 
@@ -47,8 +49,9 @@ def make_folder(folder: Path, count: int, width: int, height: int, mnist, distin
     """``count`` JPEG files: ``distinct`` generated scenes (a large one takes seconds to make), each
     written under several names."""
     for i in range(min(count, distinct)):
-        scene = make_scene(mnist.x_test, mnist.y_test, 1800 + i, width, height, lines=(i % 6) + 3,
-                           digits_per_line=(3, 10))
+        small = width < 640  # the tiny pictures: one short line
+        scene = make_scene(mnist.x_test, mnist.y_test, 1800 + i, width, height, lines=1 if small else (i % 6) + 3,
+                           digits_per_line=(3, 6) if small else (3, 10))
         cv2.imwrite(str(folder / f"scan_{i:04d}.jpg"), scene.image, [cv2.IMWRITE_JPEG_QUALITY, 90])
     for i in range(distinct, count):
         shutil.copyfile(folder / f"scan_{i % distinct:04d}.jpg", folder / f"scan_{i:04d}.jpg")
@@ -83,11 +86,50 @@ def compare(folder: Path, out: Path, runs: int) -> tuple[list[float], list[float
     return local, cluster
 
 
+def report(args, width: int, height: int, megabytes: float, load: tuple[float, float], fixed_local, fixed_cluster,
+           tiny_local, tiny_cluster, local, cluster) -> str:
+    """The RESULTS.md section from the run times (seconds; lists of runs)."""
+    median = statistics.median
+    local_rate, cluster_rate = args.count / median(local), args.count / median(cluster)
+    fixed = median(fixed_cluster) - median(fixed_local)           # Ray's start and stop, and the actors'
+    # once running: the tiny folder less the small one, per picture, with Ray and without
+    once_cluster = (median(tiny_cluster) - median(fixed_cluster)) / (args.tiny - args.small) * 1000
+    once_local = (median(tiny_local) - median(fixed_local)) / (args.tiny - args.small) * 1000
+    per_picture_ms = once_cluster - once_local
+    cores = available_cores()
+    lines = [
+        SECTION, "",
+        f"`python benchmarks/cluster.py --count {args.count} --size {args.size} --runs {args.runs}`: "
+        f"{args.count} generated scans of {width}x{height} (JPEG, {megabytes:.1f} MB each, 9-60 digits; "
+        f"{min(args.distinct, args.count)} distinct scenes, each under up to {-(-args.count // args.distinct)} names), "
+        f"the command timed from start to exit, medians of {args.runs} runs of each kind, alternating. "
+        f"Machine: {cores} cores, {platform.processor() or platform.machine()}, shared with other work "
+        f"(load average {load[0]:.1f} before, {load[1]:.1f} after), so single runs vary.", "",
+        "| | seconds (median; all runs) | pictures/s | of the local pool |",
+        "|---|---|---|---|",
+        f"| local worker pool ({cores} workers) | {median(local):.1f} ({', '.join(f'{t:.1f}' for t in local)}) | "
+        f"{local_rate:.2f} | 100 % |",
+        f"| `--cluster local` (Ray Data, {cores} actors) | {median(cluster):.1f} "
+        f"({', '.join(f'{t:.1f}' for t in cluster)}) | {cluster_rate:.2f} | **{cluster_rate / local_rate:.0%}** |",
+        "",
+        f"Ray's fixed cost (start Ray, start the actors and load the model, stop it all): **{fixed:.1f} s** per "
+        f"run (the same command on {args.small} pictures: {median(fixed_cluster):.1f} s with Ray, "
+        f"{median(fixed_local):.1f} s without). Once running, on {args.tiny} pictures of 320x240 that take "
+        f"milliseconds to read ({median(tiny_cluster):.1f} s with Ray, {median(tiny_local):.1f} s without, "
+        f"less the {args.small}-picture runs), a picture costs **{once_cluster:.1f} ms** of wall time with Ray "
+        f"and {once_local:.1f} ms in the local pool: Ray's overhead per picture is **{per_picture_ms:+.1f} ms** "
+        f"({per_picture_ms / (median(local) / args.count * 1000):+.1%} of the local pool's time per "
+        f"{width}x{height} picture).", "",
+    ]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=200, help="pictures in the folder (default 200)")
     parser.add_argument("--size", default="1700x2200", help="WIDTHxHEIGHT of each picture (default 1700x2200)")
     parser.add_argument("--small", type=int, default=4, help="pictures in the folder that measures Ray's fixed cost")
+    parser.add_argument("--tiny", type=int, default=2000, help="tiny pictures for Ray's overhead per picture")
     parser.add_argument("--distinct", type=int, default=20, help="distinct scenes among the pictures (default 20)")
     parser.add_argument("--runs", type=int, default=3, help="runs of each kind (default 3; medians reported)")
     parser.add_argument("--write", action="store_true", help="replace the Cluster section of benchmarks/RESULTS.md")
@@ -97,47 +139,21 @@ def main() -> None:
     mnist = load_mnist_for(parser, args.mnist)
 
     with tempfile.TemporaryDirectory(prefix="livedigits-cluster-bench-") as temp:
-        full, small, out = Path(temp) / "full", Path(temp) / "small", Path(temp) / "out.jsonl"
-        full.mkdir()
-        small.mkdir()
+        full, small, tiny, out = (Path(temp) / name for name in ("full", "small", "tiny", "out.jsonl"))
+        for folder in (full, small, tiny):
+            folder.mkdir()
         print(f"writing {args.count} pictures of {width}x{height} ...", flush=True)
         make_folder(full, args.count, width, height, mnist, args.distinct)
         make_folder(small, args.small, width, height, mnist, args.distinct)
+        make_folder(tiny, args.tiny, 320, 240, mnist, args.distinct)
         megabytes = sum(p.stat().st_size for p in full.iterdir()) / args.count / 1e6
         load_before = os.getloadavg()[0]
         fixed_local, fixed_cluster = compare(small, out, args.runs)
+        tiny_local, tiny_cluster = compare(tiny, out, args.runs)
         local, cluster = compare(full, out, args.runs)
         load_after = os.getloadavg()[0]
-
-    median = statistics.median
-    local_rate, cluster_rate = args.count / median(local), args.count / median(cluster)
-    fixed = median(fixed_cluster) - median(fixed_local)           # Ray's start and stop, and the actors'
-    steady_rate = args.count / max(1e-9, median(cluster) - fixed)  # the cluster once it runs
-    per_picture_ms = (median(cluster) - median(local) - fixed) / args.count * 1000
-    cores = available_cores()
-    lines = [
-        SECTION, "",
-        f"`python benchmarks/cluster.py --count {args.count} --size {args.size} --runs {args.runs}`: "
-        f"{args.count} generated scans of {width}x{height} (JPEG, {megabytes:.1f} MB each, 9-60 digits; "
-        f"{args.distinct} distinct scenes, each under {args.count // args.distinct} names), "
-        f"the command timed from start to exit, medians of {args.runs} runs of each kind, alternating. "
-        f"Machine: {cores} cores, {platform.processor() or platform.machine()}, shared with other work "
-        f"(load average {load_before:.1f} before, {load_after:.1f} after), so single runs vary.", "",
-        "| | seconds (median; all runs) | pictures/s | of the local pool |",
-        "|---|---|---|---|",
-        f"| local worker pool ({cores} workers) | {median(local):.1f} ({', '.join(f'{t:.1f}' for t in local)}) | "
-        f"{local_rate:.2f} | 100 % |",
-        f"| `--cluster local` (Ray Data, {cores} actors) | {median(cluster):.1f} "
-        f"({', '.join(f'{t:.1f}' for t in cluster)}) | {cluster_rate:.2f} | **{cluster_rate / local_rate:.0%}** |",
-        f"| `--cluster local` without Ray's fixed cost | | {steady_rate:.2f} | {steady_rate / local_rate:.0%} |",
-        "",
-        f"Ray's fixed cost (start Ray, start the actors and load the model, stop it all): **{fixed:.1f} s** per "
-        f"run (the same command on {args.small} pictures: {median(fixed_cluster):.1f} s with Ray, "
-        f"{median(fixed_local):.1f} s without). Ray's overhead per picture once it runs: "
-        f"**{per_picture_ms:.0f} ms** ({per_picture_ms / (median(local) / args.count * 1000):.0%} of the local "
-        "pool's time per picture).", "",
-    ]
-    text = "\n".join(lines)
+    text = report(args, width, height, megabytes, (load_before, load_after), fixed_local, fixed_cluster, tiny_local,
+                  tiny_cluster, local, cluster)
     print(text)
     if args.write:
         results = ROOT / "benchmarks" / "RESULTS.md"
