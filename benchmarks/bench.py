@@ -90,7 +90,7 @@ class NaiveTutorialReader:
 
 
 def section_frames(args, mnist, report):
-    recognizer = Recognizer(num_threads=args.threads)
+    recognizer = Recognizer(num_threads=args.threads, reader=args.reader)
     naive = NaiveTutorialReader(ROOT / "models" / "digits.keras") if not args.no_naive else None
     report.append("## Frames (end to end: segment + normalise + classify + draw)\n")
     report.append("| frame | digits | found | segment ms | normalise ms | classify ms | draw ms | total ms (p10-p90) | frames/s | naive frames/s | ratio |")
@@ -351,6 +351,8 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=10, help="passes over them")
     parser.add_argument("--naive-frames", type=int, default=5)
     parser.add_argument("--no-naive", action="store_true", help="skip the Keras reference (needs TensorFlow)")
+    parser.add_argument("--reader", choices=["auto", "digits", "strings"], default="auto",
+                        help="the recogniser's reader in the frames section (default auto, as the command)")
     parser.add_argument("--threads", type=int, default=None, help="LiteRT threads for the frame sections (default: all cores, up to 4)")
     parser.add_argument("--cold-runs", type=int, default=7)
     parser.add_argument("--folder-size", type=int, default=200)
