@@ -7,7 +7,6 @@ measurement over more clips is `python benchmarks/video.py`.
 import csv
 import io
 import json
-import statistics
 import time
 
 import pytest
@@ -104,11 +103,6 @@ def test_each_digit_keeps_its_track_id(clips):
             if video.truth[k].full and steady[k].text == steady[k - 1].text == video.truth[k].text:
                 assert [d.track for d in steady[k].digits] == [d.track for d in steady[k - 1].digits]
                 assert all(d.as_dict()["track"] == d.track for d in steady[k].digits)
-
-
-def test_tracking_is_cheap(clips):
-    # ~0.7 ms at 640x480 on a busy 2-core machine (benchmarks/video.py); lenient for shared CI runners
-    assert statistics.median(s for *_, seconds, _ in clips for s in seconds) < 0.003
 
 
 def test_page_fusion_reads_generated_clips(clips):

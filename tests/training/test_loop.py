@@ -2,16 +2,13 @@
 import json
 import subprocess
 import sys
-import time
 
 from conftest import ROOT
 
 
 def test_quick_run_trains_exports_and_writes_card(tmp_path):
-    started = time.time()
     result = subprocess.run([sys.executable, str(ROOT / "train.py"), "--quick", "--seed", "3", "--out", str(tmp_path)],
                             capture_output=True, text=True, timeout=300, cwd=ROOT)
-    elapsed = time.time() - started
     assert result.returncode == 0, result.stderr[-2000:]
     for name in ("digits.keras", "digits.tflite", "model_card.json", "training_curves.png",
                  "confusion_matrix.png", "misclassified.png"):
@@ -23,7 +20,6 @@ def test_quick_run_trains_exports_and_writes_card(tmp_path):
     assert card["architecture"]["parameters"] <= 1_500_000
     assert card["architecture"]["multiply_adds_per_digit"] <= 25_000_000
     assert card["augmentation"]["rotation_deg"] > 0 and "baseline_mlp" in card
-    assert elapsed < 120, f"quick run took {elapsed:.0f} s"
 
 
 def test_missing_data_is_a_one_line_error(tmp_path):
