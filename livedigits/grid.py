@@ -26,14 +26,19 @@ SEARCH_SIDE = 1000       # px: grids are looked for on a copy this long (shorter
 MIN_GRID_SHARE = 0.12    # a grid's longer side spans at least this share of the picture's longer side
 MIN_CELL_PX = 12         # px at the search scale: smaller cells are squared paper, not a form
 MAX_CELL_ASPECT = 8      # a typical cell is at most this many times wider than high (or higher than wide)
+OUTSIDE_SHARE = 0.06    # how far around a grid's outline its lines are looked for (they must end there)
 MIN_CELLS = 3            # a frame with one or two boxes is a box, not a grid
 SHORT_LINE_COVERAGE = 0.85  # the short lines across a strip of boxes: as long as a digit, so drawn all along
+MISSING_LINE_COVERAGE = 0.08  # where a regular grid lacks a line, a faint one is enough
 BORDER_COVERAGE = 0.8   # a grid's outer lines are drawn along at least this share of its sides
 LINE_COVERAGE = 0.55     # a grid line covers at least this share of the grid's width (or height)
 LINE_BAND = 0.12        # a grid line is looked for this far (share of a cell) either side of where it was found
 REMNANT_SHARE = 0.85    # ink with this share of its pixels along the lines is what is left of a line
 EDGE_SHARE = 0.2        # a piece centred this close (share of a cell) to its cell's side may be a neighbour's
 PENCIL_SHARE = 0.6      # of the grid's Otsu ink level: pencil entries are at least this dark
+OWN_INK_SHARE = 0.4     # a cell with writing is binarised at this share of its own darkest ink
+LOWEST_CELL_SHARE = 0.5 # but never below this share of the grid's level (pencil ghosts stay out)
+FAINT_SHARE = 0.6       # strokes grow into ink this share of their cell's level
 CELL_PX = 64             # cells are read at about this size (as the classifier's sudoku cells were)
 _MAX_CANDIDATE_COMPONENTS = 6
 
@@ -127,14 +132,18 @@ def find_grids(image: np.ndarray, max_grids: int = 4) -> list[Grid]:
     for k in candidates[:3 * max_grids]:
         x, y, w, h = stats[k, :4]
         component = (labels[y:y + h, x:x + w] == k).astype(np.uint8) * 255
-        quad = _outline_quad(component)
-        if quad is None or _along_frame(quad + np.float32([x, y]), small.shape):
-            continue
         # rows and columns from the component's own lines: a grid is one connected web, while a
-        # page edge joined to a shadow or to other print holds only pieces of lines
-        lines = _grid_lines(component, quad)
-        if lines is not None:
-            found.append((lines[2], quad + np.float32([x, y]), lines[0], lines[1]))
+        # page edge joined to a shadow or to other print holds only pieces of lines. The outline
+        # is the component's; where writing, a shadow's edge or the page's edge joins the grid
+        # it is no quadrilateral, and the cells (the component's holes of the common size) outline it.
+        for outline in (_outline_quad, _cells_quad):
+            quad = outline(component)
+            if quad is None or _along_frame(quad + np.float32([x, y]), small.shape):
+                continue
+            lines = _grid_lines(component, quad)
+            if lines is not None:
+                found.append((lines[2], quad + np.float32([x, y]), lines[0], lines[1]))
+                break
     grids: list[Grid] = []
     kept: list[np.ndarray] = []
     for _, quad, row_lines, col_lines in sorted(found, key=lambda item: -item[0]):
@@ -184,11 +193,41 @@ def _outline_quad(component: np.ndarray) -> np.ndarray | None:
     return _ordered(quad)
 
 
+def _cells_quad(component: np.ndarray) -> np.ndarray | None:
+    """The outline of a grid's cells: the holes of the component that share the most common size
+    (a digit's loop or a gap between writing and a line is far smaller), their convex hull reduced
+    to four corners and moved out over the border line."""
+    contours, hierarchy = cv2.findContours(component, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if hierarchy is None:
+        return None
+    holes = [c for c, link in zip(contours, hierarchy[0]) if link[3] >= 0]
+    areas = np.array([cv2.contourArea(c) for c in holes])
+    big = np.flatnonzero(areas >= MIN_CELL_PX ** 2)
+    if big.size < 2 * MIN_CELLS:
+        return None
+    support = [(np.abs(np.log(areas[big] / areas[k])) < 0.5).sum() for k in big]
+    typical = areas[big[int(np.argmax(support))]]
+    cells = [holes[k] for k in big if abs(np.log(areas[k] / typical)) < 0.5]
+    if len(cells) < 2 * MIN_CELLS:
+        return None
+    hull = cv2.convexHull(np.concatenate(cells))
+    perimeter = cv2.arcLength(hull, True)
+    for share in (0.02, 0.03, 0.045, 0.06, 0.08):
+        approx = cv2.approxPolyDP(hull, share * perimeter, True)
+        if len(approx) == 4:
+            quad = _ordered(approx.reshape(4, 2).astype(np.float32))
+            centre = quad.mean(axis=0)
+            reach = np.linalg.norm(quad - centre, axis=1, keepdims=True)
+            grow = 0.12 * np.sqrt(typical)  # half a cell's border line and then some
+            return (centre + (quad - centre) * (1 + grow / np.maximum(reach, 1))).astype(np.float32)
+    return None
+
+
 def _along_frame(quad: np.ndarray, shape: tuple[int, int]) -> bool:
     """Does the outline run along two or more edges of the picture? Then it is the edge of a
     sheet of squared paper filling the view (or a grid cut by the frame), not a grid's border."""
     h, w = shape[:2]
-    margin = 0.01 * max(h, w) + 1
+    margin = 0.03 * max(h, w) + 1
     xs, ys = quad[:, 0], quad[:, 1]
     sides = [(xs < margin).sum() >= 2, (ys < margin).sum() >= 2, (xs > w - 1 - margin).sum() >= 2,
              (ys > h - 1 - margin).sum() >= 2]
@@ -220,9 +259,11 @@ def _grid_lines(mask: np.ndarray, quad: np.ndarray) -> tuple[tuple, tuple, float
     as shares of its height and width, and how well its lines are drawn (0-1: the least covered
     line's share); None when it holds no grid of cells."""
     width, height = (max(8, int(round(s))) for s in _side_lengths(quad))
-    target = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
-    flat = cv2.warpPerspective(mask, cv2.getPerspectiveTransform(quad, target), (width, height),
-                               flags=cv2.INTER_NEAREST)
+    mx, my = max(2, int(OUTSIDE_SHARE * width)), max(2, int(OUTSIDE_SHARE * height))
+    target = np.float32([[mx, my], [mx + width, my], [mx + width, my + height], [mx, my + height]])
+    around = cv2.warpPerspective(mask, cv2.getPerspectiveTransform(quad, target), (width + 2 * mx, height + 2 * my),
+                                 flags=cv2.INTER_NEAREST)
+    flat = around[my:my + height, mx:mx + width]
     rows_found = _line_positions(flat, horizontal=True)
     cols_found = _line_positions(flat, horizontal=False)
     if rows_found is None or cols_found is None:
@@ -240,7 +281,32 @@ def _grid_lines(mask: np.ndarray, quad: np.ndarray) -> tuple[tuple, tuple, float
     quality = min(row_cover, col_cover)
     if quality < BORDER_COVERAGE:
         return None
+    if _lines_run_on(around, row_lines, col_lines, mx, my):
+        return None  # squared paper: its lines go on past what looked like a border
     return tuple(float(v) for v in row_lines), tuple(float(v) for v in col_lines), quality
+
+
+def _lines_run_on(around: np.ndarray, row_lines, col_lines, mx: int, my: int) -> bool:
+    """Do the grid's inner lines go on beyond its outline on two sides or more? A grid's lines
+    end at its border; those of squared paper run on over the page."""
+    height, width = around.shape[0] - 2 * my, around.shape[1] - 2 * mx
+    open_sides = 0
+    for lines, size, margin, horizontal in ((col_lines, width, mx, False), (row_lines, height, my, True)):
+        inner = [int(round(mx + v * (width - 1))) if not horizontal else int(round(my + v * (height - 1)))
+                 for v in lines[1:-1]]
+        if not inner:
+            continue
+        wander = max(1, size // 100)
+        for side in (0, 1):
+            far = my if not horizontal else mx
+            band = slice(0, max(1, far - 2)) if side == 0 else slice(around.shape[horizontal] - far + 2, None)
+            runs = 0
+            for p in inner:
+                strip = around[band, p - wander:p + wander + 1] if not horizontal else around[p - wander:p + wander + 1, band]
+                along = strip.max(axis=1 if not horizontal else 0) > 0
+                runs += along.size > 0 and along.mean() > 0.7
+            open_sides += runs > 0.5 * len(inner)
+    return open_sides >= 2
 
 
 def _line_positions(flat: np.ndarray, horizontal: bool):
@@ -263,7 +329,7 @@ def _line_positions(flat: np.ndarray, horizontal: bool):
     straight = cv2.morphologyEx(thick, cv2.MORPH_OPEN, np.ones((1, run), np.uint8))
     wander = max(1, across // 80)
     straight = cv2.dilate(straight, np.ones((2 * wander + 1, 1), np.uint8))
-    coverage = (straight > 0).mean(axis=1)
+    coverage = raw = (straight > 0).mean(axis=1)
     # a grid line runs from border to border: a stroke standing in a cell does not reach both
     reaches = (straight[:, :end].max(axis=1) > 0) & (straight[:, -end:].max(axis=1) > 0)
     coverage = np.where(reaches, coverage, 0.0)
@@ -283,8 +349,8 @@ def _line_positions(flat: np.ndarray, horizontal: bool):
     positions = [p for p in positions if edge < p < across - 1 - edge]
     # the outer lines: where the border is drawn most clearly in the bands at the outline's edges
     # (the outline follows the border's outer side, and a bent page moves it inwards)
-    first = float(np.argmax(coverage[:band]))
-    last = float(across - band + np.argmax(coverage[-band:]))
+    first = _plateau_centre(coverage[:band])
+    last = across - band + _plateau_centre(coverage[-band:])
     lines = [first] + positions + [last]
     # lines closer than a third of the typical cell are one thick line (or a line and its shadow)
     gaps = np.diff(lines)
@@ -296,7 +362,39 @@ def _line_positions(flat: np.ndarray, horizontal: bool):
     if lines[-1] - kept[-1] < 0.35 * typical and len(kept) > 1:
         kept.pop()
     kept.append(lines[-1])
+    kept = _missing_lines_added(kept, raw)
     return np.array(kept) / (across - 1), border
+
+
+def _plateau_centre(values: np.ndarray) -> float:
+    """The middle of the highest stretch of a profile (a line widened by the wander band is a
+    plateau; argmax would pick its first pixel)."""
+    top = values >= 0.95 * float(values.max())
+    return float(np.flatnonzero(top).mean()) if top.any() else 0.0
+
+
+def _missing_lines_added(lines: list[float], coverage: np.ndarray) -> list[float]:
+    """Lines lost in a regular grid (faint or blurred, under a shadow, crossed by big writing)
+    leave gaps two or three times as wide as all the others: put them back at the regular
+    positions, where some of each must still be seen. (A table's wide column has no line there.)"""
+    if len(lines) < 4:
+        return lines
+    gaps = np.diff(lines)
+    step = float(np.median(gaps))
+    multiple = np.round(gaps / step)
+    fits = (multiple >= 1) & (multiple <= 3) & (np.abs(gaps - multiple * step) < 0.15 * multiple * step)
+    if not fits.all() or (multiple == 1).sum() < 3 or (multiple - 1).sum() > 4:
+        return lines
+    out = [lines[0]]
+    for count, end in zip(multiple.astype(int), lines[1:]):
+        start = out[-1]
+        for k in range(1, count):
+            expected = start + k * (end - start) / count
+            near = slice(max(0, int(expected - 0.15 * step)), int(expected + 0.15 * step) + 1)
+            if coverage[near].max(initial=0.0) >= MISSING_LINE_COVERAGE:
+                out.append(near.start + _plateau_centre(coverage[near]))
+        out.append(end)
+    return out
 
 
 # -- reading cells ------------------------------------------------------------------------------
@@ -368,8 +466,7 @@ def _cell_crops(gray: np.ndarray, grid: Grid):
     xs = np.round(np.array(grid.col_lines) * w).astype(int)
     cell = float(min(np.median(np.diff(xs)), np.median(np.diff(ys))))
     ink = _flat_ink(flat, cell)
-    threshold, faint = _cell_ink_levels(ink)
-    mask = binarize(ink, levels=(threshold, faint))
+    mask = _cell_ink_mask(ink, xs, ys, cell)
     mask, erased, bands = _erase_grid_lines(mask, xs, ys, cell)
     count, labels, stats, centroids = cv2.connectedComponentsWithStats(mask, connectivity=8)
     min_side = max(3, 0.12 * cell)
@@ -428,6 +525,32 @@ def _cell_ink_levels(ink: np.ndarray) -> tuple[float, float]:
     threshold, _ = ink_levels(ink, floor=MIN_INK_CONTRAST * 255)
     sure = max(MIN_INK_CONTRAST * 255, PENCIL_SHARE * threshold)
     return sure, max(0.7 * MIN_INK_CONTRAST * 255, 0.6 * sure)
+
+
+def _cell_ink_mask(ink: np.ndarray, xs: np.ndarray, ys: np.ndarray, cell: float) -> np.ndarray:
+    """The writing in a flat grid, each cell binarised at its own level: a faint pencil entry in a
+    shadow is read at a share of its own darkness, not of the print's. A cell whose darkest ink
+    stays under the grid's level holds no writing (pencil ghosts, specks) and keeps that level."""
+    sure, _ = _cell_ink_levels(ink)
+    levels = np.full(ink.shape, sure, np.float32)
+    inset = max(1, int(0.2 * cell))
+    for r in range(len(ys) - 1):
+        for c in range(len(xs) - 1):
+            interior = ink[ys[r] + inset:ys[r + 1] - inset, xs[c] + inset:xs[c + 1] - inset]
+            if interior.size == 0:
+                continue
+            peak = float(np.percentile(interior, 99))
+            if peak >= sure:
+                own = min(sure, max(LOWEST_CELL_SHARE * sure, OWN_INK_SHARE * peak))
+                levels[ys[r]:ys[r + 1], xs[c]:xs[c + 1]] = own
+    strong = ink > levels
+    allowed = ink > FAINT_SHARE * levels
+    grown = strong.astype(np.uint8) * 255
+    allowed_u8 = allowed.astype(np.uint8) * 255
+    kernel = np.ones((3, 3), np.uint8)
+    for _ in range(4):  # hysteresis: strokes grow into their fainter continuation
+        grown = cv2.bitwise_and(cv2.dilate(grown, kernel), allowed_u8)
+    return grown
 
 
 def _erase_grid_lines(mask: np.ndarray, xs: np.ndarray, ys: np.ndarray, cell: float):
