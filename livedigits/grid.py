@@ -27,6 +27,7 @@ MIN_GRID_SHARE = 0.12    # a grid's longer side spans at least this share of the
 MIN_CELL_PX = 12         # px at the search scale: smaller cells are squared paper, not a form
 MAX_CELL_ASPECT = 8      # a typical cell is at most this many times wider than high (or higher than wide)
 OUTSIDE_SHARE = 0.06    # how far around a grid's outline its lines are looked for (they must end there)
+LINE_CONTRAST = 0.07    # a line or stroke is at least this much darker than the paper beside it
 MIN_CELLS = 3            # a frame with one or two boxes is a box, not a grid
 SHORT_LINE_COVERAGE = 0.85  # the short lines across a strip of boxes: as long as a digit, so drawn all along
 MISSING_LINE_COVERAGE = 0.08  # where a regular grid lacks a line, a faint one is enough
@@ -120,9 +121,29 @@ def find_grids(image: np.ndarray, max_grids: int = 4) -> list[Grid]:
         return []
     if _dark_paper(small):
         small = 255 - small
-    lines = _line_mask(small)
+    # Lines as pixels darker than their neighbourhood's mean catch faint thin lines; darker than
+    # the paper beside them (a closing) keeps a shadow's edge out of the grid's web. The second
+    # is tried when the first finds no grid.
+    found = _grid_candidates(_local_mean_mask(small), small.shape, max_grids)
+    if not found:
+        found = _grid_candidates(_line_mask(small), small.shape, max_grids)
+    grids: list[Grid] = []
+    kept: list[np.ndarray] = []
+    for _, quad, row_lines, col_lines in sorted(found, key=lambda item: -item[0]):
+        if any(_overlaps(quad, other) for other in kept):
+            continue
+        kept.append(quad)
+        grids.append(Grid(tuple(map(tuple, (quad / scale).tolist())), row_lines, col_lines))
+        if len(grids) >= max_grids:
+            break
+    grids.sort(key=lambda g: -cv2.contourArea(np.float32(g.corners)))
+    return grids
+
+
+def _grid_candidates(lines: np.ndarray, shape: tuple[int, int], max_grids: int) -> list:
+    """(quality, outline, row lines, column lines) of every grid-like component of a line mask."""
     count, labels, stats, _ = cv2.connectedComponentsWithStats(lines, connectivity=8)
-    longest = max(small.shape)
+    longest = max(shape)
     candidates = [k for k in range(1, count)
                   if max(stats[k, 2], stats[k, 3]) >= MIN_GRID_SHARE * longest
                   and min(stats[k, 2], stats[k, 3]) >= MIN_CELL_PX
@@ -138,23 +159,13 @@ def find_grids(image: np.ndarray, max_grids: int = 4) -> list[Grid]:
         # it is no quadrilateral, and the cells (the component's holes of the common size) outline it.
         for outline in (_outline_quad, _cells_quad):
             quad = outline(component)
-            if quad is None or _along_frame(quad + np.float32([x, y]), small.shape):
+            if quad is None or _along_frame(quad + np.float32([x, y]), shape):
                 continue
             lines = _grid_lines(component, quad)
             if lines is not None:
                 found.append((lines[2], quad + np.float32([x, y]), lines[0], lines[1]))
                 break
-    grids: list[Grid] = []
-    kept: list[np.ndarray] = []
-    for _, quad, row_lines, col_lines in sorted(found, key=lambda item: -item[0]):
-        if any(_overlaps(quad, other) for other in kept):
-            continue
-        kept.append(quad)
-        grids.append(Grid(tuple(map(tuple, (quad / scale).tolist())), row_lines, col_lines))
-        if len(grids) >= max_grids:
-            break
-    grids.sort(key=lambda g: -cv2.contourArea(np.float32(g.corners)))
-    return grids
+    return found
 
 
 def _dark_paper(gray: np.ndarray) -> bool:
@@ -162,10 +173,22 @@ def _dark_paper(gray: np.ndarray) -> bool:
     return (high - median) > 1.5 * (median - low) and high - low > 20
 
 
-def _line_mask(gray: np.ndarray) -> np.ndarray:
-    """Dark thin structure (lines and writing) of a grey picture: ink darker than its neighbourhood."""
+def _local_mean_mask(gray: np.ndarray) -> np.ndarray:
+    """Dark thin structure of a grey picture: pixels darker than their neighbourhood's mean."""
     block = max(15, (min(gray.shape) // 30) | 1)
     mask = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, 8)
+    return cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))  # a blurred line's gaps
+
+
+def _line_mask(gray: np.ndarray) -> np.ndarray:
+    """Dark thin structure (lines and writing) of a grey picture: pixels much darker than the
+    paper right around them, the paper being a closing wider than any line. A shadow's edge is
+    a step, which the closing keeps: it is no line (a local-mean threshold would take it for one,
+    and join it to the grid)."""
+    size = max(7, (min(gray.shape) // 120) | 1)
+    paper = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (size, size)))
+    darker = cv2.divide(cv2.subtract(paper, gray), cv2.max(paper, 16), scale=255)
+    mask = cv2.threshold(darker, LINE_CONTRAST * 255, 255, cv2.THRESH_BINARY)[1]
     return cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))  # a blurred line's gaps
 
 
@@ -391,8 +414,11 @@ def _missing_lines_added(lines: list[float], coverage: np.ndarray) -> list[float
         for k in range(1, count):
             expected = start + k * (end - start) / count
             near = slice(max(0, int(expected - 0.15 * step)), int(expected + 0.15 * step) + 1)
-            if coverage[near].max(initial=0.0) >= MISSING_LINE_COVERAGE:
+            evidence = coverage[near].max(initial=0.0)
+            if evidence >= MISSING_LINE_COVERAGE:
                 out.append(near.start + _plateau_centre(coverage[near]))
+            elif abs(end - start - count * step) < 0.06 * count * step:
+                out.append(expected)  # not even a trace (cut off from the web): the grid's rhythm decides
         out.append(end)
     return out
 
@@ -431,9 +457,11 @@ def warp_grid(gray: np.ndarray, grid: Grid, cell_px: int = CELL_PX) -> tuple[np.
     return flat, warp @ to_source, factor
 
 
-def read_grids(image: np.ndarray, grids: list[Grid], predict) -> tuple[list[Grid], list[CellDigit]]:
+def read_grids(image: np.ndarray, grids: list[Grid], predict, enlarge: float = 1.0) -> tuple[list[Grid], list[CellDigit]]:
     """Read every cell of every grid: the grids with their cells, and each digit read (with its
-    box mapped back to the picture). ``predict`` maps (N, 28, 28, 1) crops to (N, 11) probabilities."""
+    box mapped back to the picture). ``predict`` maps (N, 28, 28, 1) crops to (N, 11) probabilities.
+    ``enlarge``: corners and boxes are given in a picture this many times larger (``image`` being
+    a shrunk copy of it)."""
     gray = to_gray(image)
     plans = [_cell_crops(gray, grid) for grid in grids]
     crops = [crop for plan in plans for crop in plan[0]]
@@ -443,7 +471,13 @@ def read_grids(image: np.ndarray, grids: list[Grid], predict) -> tuple[list[Grid
         probs = probabilities[start:start + len(plan_crops)]
         start += len(plan_crops)
         cells, found = _decide_cells(grid, pieces, probs, to_picture, index)
-        read.append(Grid(grid.corners, grid.row_lines, grid.col_lines, tuple(cells)))
+        corners = tuple((x * enlarge, y * enlarge) for x, y in grid.corners)
+        read.append(Grid(corners, grid.row_lines, grid.col_lines, tuple(cells)))
+        for digit in found:
+            x, y, w, h = digit.box
+            x1, y1 = int(round((x + w) * enlarge)), int(round((y + h) * enlarge))
+            x0, y0 = int(round(x * enlarge)), int(round(y * enlarge))
+            digit.box = (x0, y0, max(1, x1 - x0), max(1, y1 - y0))
         digits.extend(found)
     return read, digits
 
@@ -539,7 +573,9 @@ def _cell_ink_mask(ink: np.ndarray, xs: np.ndarray, ys: np.ndarray, cell: float)
             interior = ink[ys[r] + inset:ys[r + 1] - inset, xs[c] + inset:xs[c + 1] - inset]
             if interior.size == 0:
                 continue
-            peak = float(np.percentile(interior, 99))
+            values = interior.ravel()
+            k = int(0.99 * (values.size - 1))
+            peak = float(np.partition(values, k)[k])
             if peak >= sure:
                 own = min(sure, max(LOWEST_CELL_SHARE * sure, OWN_INK_SHARE * peak))
                 levels[ys[r]:ys[r + 1], xs[c]:xs[c + 1]] = own
@@ -681,12 +717,13 @@ def _decide_cells(grid: Grid, pieces: list[_Piece], probs: np.ndarray, to_pictur
     return cells, found
 
 
-def outside_grids(gray: np.ndarray, grids: list[Grid], margin: float = 0.02) -> np.ndarray:
+def outside_grids(gray: np.ndarray, grids: list[Grid], scale: float = 1.0, margin: float = 0.02) -> np.ndarray:
     """A copy of the grey picture with every grid covered by paper, so that a page reading of
-    the rest neither reads its cells twice nor takes its lines for writing."""
+    the rest neither reads its cells twice nor takes its lines for writing. ``scale``: the grey
+    picture's size over the one the grids' corners are given in."""
     covered = gray.copy()
     for grid in grids:
-        quad = np.float32(grid.corners)
+        quad = np.float32(grid.corners) * np.float32(scale)
         centre = quad.mean(axis=0)
         grown = centre + (quad - centre) * (1 + 2 * margin)
         x0, y0 = np.clip(np.floor(grown.min(axis=0)), 0, None).astype(int)

@@ -10,7 +10,7 @@ import numpy as np
 from .classify import NOT_A_DIGIT, NUM_DIGITS, Classifier
 from .grid import Grid, find_grids, outside_grids, read_grids
 from .normalize import to_mnist
-from .segment import Box, Region, Segmentation, segment, to_gray
+from .segment import Box, Region, Segmentation, at_working_scale, segment, to_gray, working_scale
 from .single_digit import choose_reading, digit_crops, digit_from_probabilities
 from .strings import READERS, StringReader, choose_lines
 
@@ -91,12 +91,18 @@ class Recognizer:
         is lighter than the paper (a video holds its page's polarity); by default each picture decides."""
         clock = time.perf_counter
         started = clock()
+        # Grids are looked for and read on the page reader's working copy (a 12 MP photo shrunk
+        # once, for both); a grid is read cell by cell, the rest of the picture as a page.
         picture = to_gray(image)
-        grids = find_grids(picture)
-        if grids:  # read cell by cell; the rest of the picture as a page without them
-            grids, cell_digits = read_grids(picture, grids, self.classifier.predict)
-            picture = outside_grids(picture, grids)
-        seg = segment(picture, inverted=inverted)
+        shrink = working_scale(picture.shape)
+        work = at_working_scale(picture)[0] if shrink < 1 else picture
+        grids = find_grids(work)
+        if grids:
+            grids, cell_digits = read_grids(work, grids, self.classifier.predict, 1 / min(shrink, 1.0))
+            work = outside_grids(work, grids, min(shrink, 1.0))
+        seg = segment(work if shrink < 1 or grids else image, inverted=inverted)
+        if shrink < 1:
+            seg.scale = shrink  # segment saw the working copy: boxes go back to the picture's pixels
         segmented = clock()
         normalise_s = classify_s = 0.0
         found: list[tuple[Box, np.ndarray, int]] = []
