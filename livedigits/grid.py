@@ -20,7 +20,7 @@ import numpy as np
 
 from .classify import NOT_A_DIGIT, NUM_DIGITS
 from .normalize import to_mnist
-from .segment import MIN_INK_CONTRAST, binarize, ink_levels, to_gray
+from .segment import MIN_INK_CONTRAST, _has_long_lines, binarize, ink_levels, to_gray
 
 SEARCH_SIDE = 1000       # px: grids are looked for on a copy this long (shorter pictures as they are)
 MIN_GRID_SHARE = 0.12    # a grid's longer side spans at least this share of the picture's longer side
@@ -28,15 +28,18 @@ MIN_CELL_PX = 12         # px at the search scale: smaller cells are squared pap
 MAX_CELL_ASPECT = 8      # a typical cell is at most this many times wider than high (or higher than wide)
 OUTSIDE_SHARE = 0.06    # how far around a grid's outline its lines are looked for (they must end there)
 LINE_CONTRAST = 0.07    # a line or stroke is at least this much darker than the paper beside it
+SHADOW_SEARCH_SIDE = 1400  # px: from this size on (photos), a second line mask is tried against shadows
+MAX_HOLES = 1500         # a grid's cells and its digits' loops are fewer
 MIN_CELLS = 3            # a frame with one or two boxes is a box, not a grid
 SHORT_LINE_COVERAGE = 0.85  # the short lines across a strip of boxes: as long as a digit, so drawn all along
 MISSING_LINE_COVERAGE = 0.08  # where a regular grid lacks a line, a faint one is enough
-BORDER_COVERAGE = 0.8   # a grid's outer lines are drawn along at least this share of its sides
+BORDER_COVERAGE = 0.6   # a grid's outer lines are drawn along at least this share of its sides
 LINE_COVERAGE = 0.55     # a grid line covers at least this share of the grid's width (or height)
 LINE_BAND = 0.12        # a grid line is looked for this far (share of a cell) either side of where it was found
 REMNANT_SHARE = 0.85    # ink with this share of its pixels along the lines is what is left of a line
 EDGE_SHARE = 0.2        # a piece centred this close (share of a cell) to its cell's side may be a neighbour's
 PENCIL_SHARE = 0.6      # of the grid's Otsu ink level: pencil entries are at least this dark
+WRITING_GATE = 0.75     # a cell whose darkest ink reaches this share of the grid's level holds writing
 OWN_INK_SHARE = 0.4     # a cell with writing is binarised at this share of its own darkest ink
 LOWEST_CELL_SHARE = 0.5 # but never below this share of the grid's level (pencil ghosts stay out)
 FAINT_SHARE = 0.6       # strokes grow into ink this share of their cell's level
@@ -125,7 +128,7 @@ def find_grids(image: np.ndarray, max_grids: int = 4) -> list[Grid]:
     # the paper beside them (a closing) keeps a shadow's edge out of the grid's web. The second
     # is tried when the first finds no grid.
     found = _grid_candidates(_local_mean_mask(small), small.shape, max_grids)
-    if not found:
+    if not found and max(gray.shape) >= SHADOW_SEARCH_SIDE:  # phone photos, not video frames
         found = _grid_candidates(_line_mask(small), small.shape, max_grids)
     grids: list[Grid] = []
     kept: list[np.ndarray] = []
@@ -140,19 +143,26 @@ def find_grids(image: np.ndarray, max_grids: int = 4) -> list[Grid]:
     return grids
 
 
-def _grid_candidates(lines: np.ndarray, shape: tuple[int, int], max_grids: int) -> list:
+def _grid_candidates(mask: np.ndarray, shape: tuple[int, int], max_grids: int) -> list:
     """(quality, outline, row lines, column lines) of every grid-like component of a line mask."""
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(lines, connectivity=8)
     longest = max(shape)
-    candidates = [k for k in range(1, count)
-                  if max(stats[k, 2], stats[k, 3]) >= MIN_GRID_SHARE * longest
-                  and min(stats[k, 2], stats[k, 3]) >= MIN_CELL_PX
-                  and stats[k, 4] < 0.5 * stats[k, 2] * stats[k, 3]]
-    candidates.sort(key=lambda k: -int(stats[k, 2]) * int(stats[k, 3]))
+    if not _has_long_lines(mask, int(0.8 * MIN_GRID_SHARE * longest)):
+        return []  # no line as long as the smallest grid's side: most pages and frames end here
+    # the big components by their outer contours (labelling every speck with statistics costs
+    # several times more); a component's pixels are the mask inside its contour
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    boxes = [cv2.boundingRect(c) for c in contours]
+    candidates = [k for k, (x, y, w, h) in enumerate(boxes)
+                  if max(w, h) >= MIN_GRID_SHARE * longest and min(w, h) >= MIN_CELL_PX]
+    candidates.sort(key=lambda k: -boxes[k][2] * boxes[k][3])
     found = []
     for k in candidates[:3 * max_grids]:
-        x, y, w, h = stats[k, :4]
-        component = (labels[y:y + h, x:x + w] == k).astype(np.uint8) * 255
+        x, y, w, h = boxes[k]
+        inside = np.zeros((h, w), np.uint8)
+        cv2.drawContours(inside, contours, k, 255, cv2.FILLED, offset=(-x, -y))
+        component = cv2.bitwise_and(mask[y:y + h, x:x + w], inside)
+        if cv2.countNonZero(component) >= 0.5 * w * h:
+            continue  # a dark blob (a photo, a black desk), not a web of lines
         # rows and columns from the component's own lines: a grid is one connected web, while a
         # page edge joined to a shadow or to other print holds only pieces of lines. The outline
         # is the component's; where writing, a shadow's edge or the page's edge joins the grid
@@ -224,6 +234,8 @@ def _cells_quad(component: np.ndarray) -> np.ndarray | None:
     if hierarchy is None:
         return None
     holes = [c for c, link in zip(contours, hierarchy[0]) if link[3] >= 0]
+    if not 2 * MIN_CELLS <= len(holes) <= MAX_HOLES:
+        return None  # too few cells, or the thousands of squares of squared paper
     areas = np.array([cv2.contourArea(c) for c in holes])
     big = np.flatnonzero(areas >= MIN_CELL_PX ** 2)
     if big.size < 2 * MIN_CELLS:
@@ -564,7 +576,8 @@ def _cell_ink_levels(ink: np.ndarray) -> tuple[float, float]:
 def _cell_ink_mask(ink: np.ndarray, xs: np.ndarray, ys: np.ndarray, cell: float) -> np.ndarray:
     """The writing in a flat grid, each cell binarised at its own level: a faint pencil entry in a
     shadow is read at a share of its own darkness, not of the print's. A cell whose darkest ink
-    stays under the grid's level holds no writing (pencil ghosts, specks) and keeps that level."""
+    stays well under the grid's level holds no writing (pencil ghosts, specks: on the training
+    puzzles' blank cells it stays under 0.66 of it in 199 of 200) and keeps that level."""
     sure, _ = _cell_ink_levels(ink)
     levels = np.full(ink.shape, sure, np.float32)
     inset = max(1, int(0.2 * cell))
@@ -576,7 +589,7 @@ def _cell_ink_mask(ink: np.ndarray, xs: np.ndarray, ys: np.ndarray, cell: float)
             values = interior.ravel()
             k = int(0.99 * (values.size - 1))
             peak = float(np.partition(values, k)[k])
-            if peak >= sure:
+            if peak >= WRITING_GATE * sure:
                 own = min(sure, max(LOWEST_CELL_SHARE * sure, OWN_INK_SHARE * peak))
                 levels[ys[r]:ys[r + 1], xs[c]:xs[c + 1]] = own
     strong = ink > levels

@@ -400,7 +400,9 @@ class Run:
         # page fusion holds the polarity of the page in view (a shadow must not flip a frame)
         reading = self.recognizer.recognize(frame.image, inverted=getattr(stabilizer, "inverted", None))
         if stabilizer is not None:
+            grids = reading.grids
             reading = stabilizer.update(frame.image, reading, frame.time_s)
+            reading.grids = grids  # the frame's own grids: not yet fused across frames
         if collector is not None:
             collector.add(reading.text, frame.time_s)
         return reading
