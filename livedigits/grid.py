@@ -33,6 +33,7 @@ MAX_HOLES = 1500         # a grid's cells and its digits' loops are fewer
 MIN_CELLS = 3            # a frame with one or two boxes is a box, not a grid
 SHORT_LINE_COVERAGE = 0.85  # the short lines across a strip of boxes: as long as a digit, so drawn all along
 MISSING_LINE_COVERAGE = 0.08  # where a regular grid lacks a line, a faint one is enough
+REGULAR_BORDER_COVERAGE = 0.4  # ... or this share, for a grid of many regular rows and columns
 BORDER_COVERAGE = 0.6   # a grid's outer lines are drawn along at least this share of its sides
 LINE_COVERAGE = 0.55     # a grid line covers at least this share of the grid's width (or height)
 LINE_BAND = 0.12        # a grid line is looked for this far (share of a cell) either side of where it was found
@@ -314,7 +315,9 @@ def _grid_lines(mask: np.ndarray, quad: np.ndarray) -> tuple[tuple, tuple, float
     if not 1 / MAX_CELL_ASPECT < np.median(cell_w) / np.median(cell_h) < MAX_CELL_ASPECT:
         return None  # lines of squared or ruled paper, crossed by a few stray ones
     quality = min(row_cover, col_cover)
-    if quality < BORDER_COVERAGE:
+    # a border half lost (a shadow, a bent page) will do where the inner lines are many and regular
+    regular = all(len(v) >= 6 and np.std(np.diff(v)) < 0.1 * np.mean(np.diff(v)) for v in (row_lines, col_lines))
+    if quality < (REGULAR_BORDER_COVERAGE if regular else BORDER_COVERAGE):
         return None
     if _lines_run_on(around, row_lines, col_lines, mx, my):
         return None  # squared paper: its lines go on past what looked like a border
