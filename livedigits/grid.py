@@ -123,14 +123,15 @@ def find_grids(image: np.ndarray, max_grids: int = 4) -> list[Grid]:
                                                  interpolation=cv2.INTER_AREA)
     if min(small.shape) < 3 * MIN_CELL_PX:
         return []
-    if _dark_paper(small):
-        small = 255 - small
     # Lines as pixels darker than their neighbourhood's mean catch faint thin lines; darker than
     # the paper beside them (a closing) keeps a shadow's edge out of the grid's web. The second
-    # is tried when the first finds no grid.
+    # is tried when the first finds no grid. A mostly dark picture may be a page on a desk (dark
+    # lines) or light lines on dark paper: the first reading that finds a grid wins.
     found = _grid_candidates(_local_mean_mask(small), small.shape, max_grids)
     if not found and max(gray.shape) >= SHADOW_SEARCH_SIDE:  # phone photos, not video frames
         found = _grid_candidates(_line_mask(small), small.shape, max_grids)
+    if not found and _dark_paper(small):
+        found = _grid_candidates(_local_mean_mask(255 - small), small.shape, max_grids)
     grids: list[Grid] = []
     kept: list[np.ndarray] = []
     for _, quad, row_lines, col_lines in sorted(found, key=lambda item: -item[0]):

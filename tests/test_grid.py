@@ -123,3 +123,9 @@ def test_grid_records_for_jsonl():
     assert (record["rows"], record["columns"]) == (1, 3)
     assert record["corners"] == [[0, 0], [90, 0], [90, 30], [0, 30]]
     assert record["table"] == [["", "", ""]]
+
+
+def test_light_lines_on_dark_paper_are_a_grid_too():
+    picture = make_grid_picture(6, 6, seed=9, thick_every=3)
+    grids = find_grids(255 - picture.image)
+    assert [(g.rows, g.cols) for g in grids] == [(6, 6)]
