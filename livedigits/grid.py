@@ -160,9 +160,10 @@ def _grid_candidates(mask: np.ndarray, shape: tuple[int, int], max_grids: int) -
     found = []
     for k in candidates[:3 * max_grids]:
         x, y, w, h = boxes[k]
-        inside = np.zeros((h, w), np.uint8)
-        cv2.drawContours(inside, contours, k, 255, cv2.FILLED, offset=(-x, -y))
-        component = cv2.bitwise_and(mask[y:y + h, x:x + w], inside)
+        # the component itself, without the writing inside its cells that does not touch it
+        _, labels = cv2.connectedComponents(mask[y:y + h, x:x + w], connectivity=8)
+        px, py = contours[k][0][0]
+        component = np.where(labels == labels[py - y, px - x], 255, 0).astype(np.uint8)
         if cv2.countNonZero(component) >= 0.5 * w * h:
             continue  # a dark blob (a photo, a black desk), not a web of lines
         # rows and columns from the component's own lines: a grid is one connected web, while a
@@ -214,10 +215,11 @@ def _outline_quad(component: np.ndarray) -> np.ndarray | None:
     hull_area = cv2.contourArea(hull)
     if hull_area <= 0:
         return None
-    perimeter = cv2.arcLength(hull, True)
+    # the tolerance follows the outline's narrow side: a strip of boxes is long but thin
+    narrow = min(cv2.minAreaRect(hull)[1])
     quad = None
-    for share in (0.02, 0.03, 0.045, 0.06, 0.08, 0.1):
-        approx = cv2.approxPolyDP(hull, share * perimeter, True)
+    for share in (0.08, 0.12, 0.18, 0.24, 0.32, 0.4):
+        approx = cv2.approxPolyDP(hull, share * narrow, True)
         if len(approx) == 4:
             quad = approx.reshape(4, 2).astype(np.float32)
             break
@@ -248,9 +250,9 @@ def _cells_quad(component: np.ndarray) -> np.ndarray | None:
     if len(cells) < 2 * MIN_CELLS:
         return None
     hull = cv2.convexHull(np.concatenate(cells))
-    perimeter = cv2.arcLength(hull, True)
-    for share in (0.02, 0.03, 0.045, 0.06, 0.08):
-        approx = cv2.approxPolyDP(hull, share * perimeter, True)
+    narrow = min(cv2.minAreaRect(hull)[1])
+    for share in (0.08, 0.12, 0.18, 0.24, 0.32):
+        approx = cv2.approxPolyDP(hull, share * narrow, True)
         if len(approx) == 4:
             quad = _ordered(approx.reshape(4, 2).astype(np.float32))
             centre = quad.mean(axis=0)
@@ -383,7 +385,7 @@ def _line_positions(flat: np.ndarray, horizontal: bool):
             positions.append(float((np.arange(start, i) * weights).sum() / weights.sum()))
             start = None
     edge = 0.06 * across
-    band = max(2, int(edge))
+    band = max(5, int(edge))  # a few pixels at least: a strip of boxes is thin
     border = min(float(coverage[:band].max()), float(coverage[-band:].max()))
     positions = [p for p in positions if edge < p < across - 1 - edge]
     # the outer lines: where the border is drawn most clearly in the bands at the outline's edges
