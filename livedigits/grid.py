@@ -20,7 +20,7 @@ import numpy as np
 
 from .classify import NOT_A_DIGIT, NUM_DIGITS
 from .normalize import to_mnist
-from .segment import MIN_INK_CONTRAST, _has_long_lines, binarize, ink_levels, to_gray
+from .segment import MIN_INK_CONTRAST, _has_long_lines, binarize, ink_levels, is_dark_background, to_gray
 
 SEARCH_SIDE = 1000       # px: grids are looked for on a copy this long (shorter pictures as they are)
 MIN_GRID_SHARE = 0.12    # a grid's longer side spans at least this share of the picture's longer side
@@ -126,12 +126,13 @@ def find_grids(image: np.ndarray, max_grids: int = 4) -> list[Grid]:
     # Lines as pixels darker than their neighbourhood's mean catch faint thin lines; darker than
     # the paper beside them (a closing) keeps a shadow's edge out of the grid's web. The second
     # is tried when the first finds no grid. A mostly dark picture may be a page on a desk (dark
-    # lines) or light lines on dark paper: the first reading that finds a grid wins.
-    found = _grid_candidates(_local_mean_mask(small), small.shape, max_grids)
+    # lines) or light lines on dark paper: light lines are looked for first, then dark ones.
+    dark = is_dark_background(small)
+    found = _grid_candidates(_local_mean_mask(255 - small if dark else small), small.shape, max_grids)
     if not found and max(gray.shape) >= SHADOW_SEARCH_SIDE:  # phone photos, not video frames
         found = _grid_candidates(_line_mask(small), small.shape, max_grids)
-    if not found and _dark_paper(small):
-        found = _grid_candidates(_local_mean_mask(255 - small), small.shape, max_grids)
+    if not found and dark:
+        found = _grid_candidates(_local_mean_mask(small), small.shape, max_grids)
     grids: list[Grid] = []
     kept: list[np.ndarray] = []
     for _, quad, row_lines, col_lines in sorted(found, key=lambda item: -item[0]):
@@ -150,12 +151,22 @@ def _grid_candidates(mask: np.ndarray, shape: tuple[int, int], max_grids: int) -
     longest = max(shape)
     if not _has_long_lines(mask, int(0.8 * MIN_GRID_SHARE * longest)):
         return []  # no line as long as the smallest grid's side: most pages and frames end here
-    # the big components by their outer contours (labelling every speck with statistics costs
-    # several times more); a component's pixels are the mask inside its contour
-    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    boxes = [cv2.boundingRect(c) for c in contours]
-    candidates = [k for k, (x, y, w, h) in enumerate(boxes)
-                  if max(w, h) >= MIN_GRID_SHARE * longest and min(w, h) >= MIN_CELL_PX]
+    # the big components by their contours (labelling every speck with statistics costs several
+    # times more), and only those with cell-sized holes: a page's edge or a ruled line has none
+    contours, hierarchy = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if hierarchy is None:
+        return []
+    parents = hierarchy[0][:, 3]
+    boxes = [cv2.boundingRect(c) if parent < 0 else None for c, parent in zip(contours, parents)]
+    big = {k for k, box in enumerate(boxes)
+           if box is not None and max(box[2], box[3]) >= MIN_GRID_SHARE * longest and min(box[2], box[3]) >= MIN_CELL_PX}
+    holes: dict = {}
+    for c, parent in zip(contours, parents):
+        if parent in big:
+            _, _, w, h = cv2.boundingRect(c)
+            if min(w, h) >= MIN_CELL_PX // 2:
+                holes[parent] = holes.get(parent, 0) + 1
+    candidates = [k for k in big if holes.get(k, 0) >= MIN_CELLS]
     candidates.sort(key=lambda k: -boxes[k][2] * boxes[k][3])
     found = []
     for k in candidates[:3 * max_grids]:
@@ -179,11 +190,6 @@ def _grid_candidates(mask: np.ndarray, shape: tuple[int, int], max_grids: int) -
                 found.append((lines[2], quad + np.float32([x, y]), lines[0], lines[1]))
                 break
     return found
-
-
-def _dark_paper(gray: np.ndarray) -> bool:
-    low, median, high = np.percentile(gray[::4, ::4], (1, 50, 99))
-    return (high - median) > 1.5 * (median - low) and high - low > 20
 
 
 def _local_mean_mask(gray: np.ndarray) -> np.ndarray:
