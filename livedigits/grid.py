@@ -759,3 +759,73 @@ def outside_grids(gray: np.ndarray, grids: list[Grid], scale: float = 1.0, margi
         paper = int(np.percentile(part[::4, ::4], 95))
         cv2.fillConvexPoly(covered, np.round(grown).astype(np.int32), paper)
     return covered
+
+
+# -- videos and cameras: a grid's cells read over many frames -----------------------------------
+
+_EMPTY = NUM_DIGITS + 1  # the evidence slot of "nothing in this cell", after the 10 digits and "not a digit"
+
+
+@dataclass
+class GridFusion:
+    """A grid seen in frame after frame, each cell's reading gathered over every frame that saw it.
+
+    The grid registers itself: a frame's grid of the same rows and columns whose outline overlaps
+    the last one seen (a hand-held camera moves it a little each frame) is the same grid, and its
+    cells are the same cells, whatever the view. Each cell keeps a fading sum of what it was read
+    as (the ten digits, or empty); a blurred frame adds as much as a sharp one here, so a cell
+    changes only when most recent frames agree. A grid not seen for ``forget`` frames is dropped.
+
+        fusion = GridFusion()
+        for frame in frames:
+            reading.grids = fusion.update(recognizer.recognize(frame).grids)
+    """
+    fade: float = 0.85
+    forget: int = 15
+    _grids: list = field(default_factory=list)  # [grid, evidence (rows, cols, 12), frames unseen]
+
+    def update(self, grids: list[Grid]) -> list[Grid]:
+        """The fused grids in view (each frame's grids registered to the ones seen before)."""
+        seen = []
+        for grid in grids:
+            known = next((k for k in self._grids if k[0].rows == grid.rows and k[0].cols == grid.cols
+                          and k not in seen and _overlaps(np.float32(k[0].corners), np.float32(grid.corners))), None)
+            if known is None:
+                known = [grid, np.zeros((grid.rows, grid.cols, _EMPTY + 1), np.float32), 0]
+                self._grids.append(known)
+            evidence = known[1] * self.fade
+            for cell in grid.cells:
+                vote = np.zeros(_EMPTY + 1, np.float32)
+                if cell.kind == "digit":
+                    vote[cell.digits[0]] = cell.confidence
+                    vote[_EMPTY] = 1.0 - cell.confidence
+                elif cell.kind == "empty":
+                    vote[_EMPTY] = 1.0
+                else:  # numbers and candidates are kept as the frame read them
+                    vote[NOT_A_DIGIT] = 1.0
+                evidence[cell.row, cell.col] += vote
+            known[0], known[1], known[2] = grid, evidence, 0
+            seen.append(known)
+        for known in self._grids:
+            if not any(known is s for s in seen):
+                known[2] += 1
+        self._grids = [k for k in self._grids if k[2] <= self.forget]
+        return [_fused(k[0], k[1]) for k in seen]
+
+
+def _fused(grid: Grid, evidence: np.ndarray) -> Grid:
+    """The grid as its evidence reads it: each cell its most supported reading."""
+    cells = []
+    by_position = {(c.row, c.col): c for c in grid.cells}
+    for row in range(grid.rows):
+        for col in range(grid.cols):
+            votes = evidence[row, col]
+            best = int(np.argmax(votes)) if votes.any() else _EMPTY  # never read: empty
+            total = float(votes.sum()) or 1.0
+            if best == NOT_A_DIGIT and (row, col) in by_position:
+                cells.append(by_position[(row, col)])  # a number or candidates: this frame's reading
+            elif best < NUM_DIGITS:
+                cells.append(Cell(row, col, "digit", (best,), float(votes[best]) / total))
+            else:
+                cells.append(Cell(row, col, "empty"))
+    return Grid(grid.corners, grid.row_lines, grid.col_lines, tuple(cells))

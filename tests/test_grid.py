@@ -129,3 +129,27 @@ def test_light_lines_on_dark_paper_are_a_grid_too():
     picture = make_grid_picture(6, 6, seed=9, thick_every=3)
     grids = find_grids(255 - picture.image)
     assert [(g.rows, g.cols) for g in grids] == [(6, 6)]
+
+
+def _frame_grid(shift: float, cells) -> Grid:
+    corners = tuple((x + shift, y) for x, y in ((10, 10), (100, 10), (100, 100), (10, 100)))
+    lines = (0.0, 1 / 3, 2 / 3, 1.0)
+    return Grid(corners, lines, lines, tuple(cells))
+
+
+def test_a_grid_in_video_keeps_each_cell_as_most_frames_read_it():
+    from livedigits.grid import Cell, GridFusion
+    fusion = GridFusion()
+    steady = [Cell(0, 0, "digit", (7,), 0.95), Cell(1, 1, "empty")]
+    glitch = [Cell(0, 0, "digit", (1,), 0.9), Cell(1, 1, "digit", (4,), 0.6)]  # a blurred frame
+    for frame in range(6):
+        fused, = fusion.update([_frame_grid(2 * frame, glitch if frame == 4 else steady)])
+    assert fused.table[0][0] == "7" and fused.table[1][1] == ""
+    assert fused.corners == _frame_grid(10, steady).corners  # drawn where the grid is now
+    # another grid (other rows and columns) is another grid; one out of view is forgotten
+    other = Grid(((300, 300), (400, 300), (400, 340), (300, 340)), (0.0, 1.0), (0.0, 0.5, 1.0), (Cell(0, 1, "digit", (3,), 0.9),))
+    assert [g.table for g in fusion.update([other])] == [[["", "3"]]]
+    for _ in range(20):
+        fusion.update([])
+    fused, = fusion.update([_frame_grid(0, glitch)])
+    assert fused.table[0][0] == "1"  # nothing remembered: this frame's reading

@@ -18,6 +18,7 @@ from typing import Callable, Iterable, TextIO
 import cv2
 from tqdm import tqdm
 
+from ..grid import GridFusion
 from ..overlay import draw
 from ..pipeline import Reading, Recognizer
 from ..sources import (CaptureFactory, Frame, LatestFrameReader, MediaFile, Source, SourceError, SourceKind, VideoFrames,
@@ -368,6 +369,7 @@ class Run:
             self._summaries[name] = collector
         else:
             collector = None
+        self._grid_fusion = GridFusion()  # one per video or camera, like the stabilizer
         for frame in frames:
             reading = self._read_frame(frame, stabilizer, collector)
             fps = meter.tick()
@@ -402,7 +404,7 @@ class Run:
         if stabilizer is not None:
             grids = reading.grids
             reading = stabilizer.update(frame.image, reading, frame.time_s)
-            reading.grids = grids  # the frame's own grids: not yet fused across frames
+            reading.grids = self._grid_fusion.update(grids)  # each grid's cells read over the frames
         if collector is not None:
             collector.add(reading.text, frame.time_s)
         return reading
