@@ -183,9 +183,13 @@ def _grid_candidates(mask: np.ndarray, shape: tuple[int, int], max_grids: int) -
         # it is no quadrilateral, and the cells (the component's holes of the common size) outline it.
         for outline in (_outline_quad, _cells_quad):
             quad = outline(component)
-            if quad is None or _along_frame(quad + np.float32([x, y]), shape):
+            if quad is None:
                 continue
-            lines = _grid_lines(component, quad)
+            along = _sides_along_frame(quad + np.float32([x, y]), shape)
+            if along >= 2:
+                continue
+            # beside the frame a side cannot show lines running on: the others must show none
+            lines = _grid_lines(component, quad, open_sides_allowed=0 if along else 1)
             if lines is not None:
                 found.append((lines[2], quad + np.float32([x, y]), lines[0], lines[1]))
                 break
@@ -268,15 +272,15 @@ def _cells_quad(component: np.ndarray) -> np.ndarray | None:
     return None
 
 
-def _along_frame(quad: np.ndarray, shape: tuple[int, int]) -> bool:
-    """Does the outline run along two or more edges of the picture? Then it is the edge of a
+def _sides_along_frame(quad: np.ndarray, shape: tuple[int, int]) -> int:
+    """How many sides of the outline run along edges of the picture? Two or more: the edge of a
     sheet of squared paper filling the view (or a grid cut by the frame), not a grid's border."""
     h, w = shape[:2]
-    margin = 0.03 * max(h, w) + 1
+    margin = 0.04 * max(h, w) + 1
     xs, ys = quad[:, 0], quad[:, 1]
     sides = [(xs < margin).sum() >= 2, (ys < margin).sum() >= 2, (xs > w - 1 - margin).sum() >= 2,
              (ys > h - 1 - margin).sum() >= 2]
-    return sum(sides) >= 2
+    return sum(sides)
 
 
 def _ordered(quad: np.ndarray) -> np.ndarray:
@@ -299,7 +303,7 @@ def _side_lengths(quad: np.ndarray) -> tuple[float, float]:
     return (top + bottom) / 2, (left + right) / 2
 
 
-def _grid_lines(mask: np.ndarray, quad: np.ndarray) -> tuple[tuple, tuple, float] | None:
+def _grid_lines(mask: np.ndarray, quad: np.ndarray, open_sides_allowed: int = 1) -> tuple[tuple, tuple, float] | None:
     """Rows and columns of the grid outlined by ``quad`` in a line mask: (row lines, column lines)
     as shares of its height and width, and how well its lines are drawn (0-1: the least covered
     line's share); None when it holds no grid of cells."""
@@ -328,14 +332,14 @@ def _grid_lines(mask: np.ndarray, quad: np.ndarray) -> tuple[tuple, tuple, float
     regular = all(len(v) >= 6 and np.std(np.diff(v)) < 0.1 * np.mean(np.diff(v)) for v in (row_lines, col_lines))
     if quality < (REGULAR_BORDER_COVERAGE if regular else BORDER_COVERAGE):
         return None
-    if _lines_run_on(around, row_lines, col_lines, mx, my):
+    if _lines_run_on(around, row_lines, col_lines, mx, my) > open_sides_allowed:
         return None  # squared paper: its lines go on past what looked like a border
     return tuple(float(v) for v in row_lines), tuple(float(v) for v in col_lines), quality
 
 
-def _lines_run_on(around: np.ndarray, row_lines, col_lines, mx: int, my: int) -> bool:
-    """Do the grid's inner lines go on beyond its outline on two sides or more? A grid's lines
-    end at its border; those of squared paper run on over the page."""
+def _lines_run_on(around: np.ndarray, row_lines, col_lines, mx: int, my: int) -> int:
+    """On how many sides do the grid's inner lines go on beyond its outline? A grid's lines end
+    at its border; those of squared paper run on over the page."""
     height, width = around.shape[0] - 2 * my, around.shape[1] - 2 * mx
     open_sides = 0
     for lines, size, margin, horizontal in ((col_lines, width, mx, False), (row_lines, height, my, True)):
@@ -353,7 +357,7 @@ def _lines_run_on(around: np.ndarray, row_lines, col_lines, mx: int, my: int) ->
                 along = strip.max(axis=1 if not horizontal else 0) > 0
                 runs += along.size > 0 and along.mean() > 0.7
             open_sides += runs > 0.5 * len(inner)
-    return open_sides >= 2
+    return open_sides
 
 
 def _line_positions(flat: np.ndarray, horizontal: bool):
