@@ -1,7 +1,8 @@
 """Load MNIST from a local copy (IDX folder or Keras ``mnist.npz``) or the Keras download.
 
-Order of precedence: an explicit path, then the ``LIVEDIGITS_MNIST`` environment variable,
-then ``keras.datasets.mnist.load_data()`` (download and cache, needs internet and TensorFlow).
+Order of precedence: an explicit path, then the ``LIVEDIGITS_MNIST`` environment variable, then
+the project's shared copy (``../shared/data/mnist`` beside the checkout or the current folder), then
+``keras.datasets.mnist.load_data()`` (download and cache, needs internet and TensorFlow).
 """
 from __future__ import annotations
 
@@ -104,9 +105,20 @@ def _checked(arrays: dict, source: str, checksums: dict) -> Mnist:
                  source=source, checksums=checksums)
 
 
+def shared_mnist() -> Path | None:
+    """The shared MNIST folder beside this checkout (or beside the current folder), if there is one:
+    a machine without internet (CI) then needs no download."""
+    for root in (Path(__file__).resolve().parents[2], Path.cwd()):
+        folder = root.parent / "shared" / "data" / "mnist"
+        if folder.is_dir():
+            return folder
+    return None
+
+
 def load_mnist(path: str | os.PathLike | None = None) -> Mnist:
-    """Load MNIST: from ``path``, else ``$LIVEDIGITS_MNIST``, else the Keras download and cache."""
-    chosen = path if path not in (None, "") else os.environ.get(ENV_VAR) or None
+    """Load MNIST: from ``path``, else ``$LIVEDIGITS_MNIST``, else the shared copy beside the
+    checkout, else the Keras download and cache."""
+    chosen = path if path not in (None, "") else os.environ.get(ENV_VAR) or shared_mnist()
     if chosen is None:
         return _load_keras_download()
     location = Path(chosen).expanduser()
@@ -121,7 +133,8 @@ def load_mnist(path: str | os.PathLike | None = None) -> Mnist:
 def add_mnist_option(parser, flag: str = "--mnist") -> None:
     """The command-line path option of every script that reads MNIST (pass its value to load_mnist)."""
     parser.add_argument(flag, metavar="PATH", type=_existing_path,
-                        help=f"MNIST folder (the four IDX .gz files) or mnist.npz; default ${ENV_VAR}, else the Keras download")
+                        help=f"MNIST folder (the four IDX .gz files) or mnist.npz; default ${ENV_VAR}, else "
+                             "../shared/data/mnist beside the checkout, else the Keras download")
 
 
 def load_mnist_for(parser, path: str | os.PathLike | None) -> Mnist:

@@ -70,3 +70,14 @@ def test_scripts_report_a_missing_mnist_in_one_line(tmp_path):
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert "no-such-mnist" in done.stderr.strip().splitlines()[-1]
+
+
+def test_without_path_or_environment_the_shared_copy_beside_the_checkout_is_read(monkeypatch, tmp_path):
+    """CI and this project's machines have no internet: ../shared/data/mnist is used before any download."""
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    monkeypatch.chdir(tmp_path)
+    shared = ROOT.parent / "shared" / "data" / "mnist"
+    assert shared.is_dir(), "the project's checkout has ../shared/data/mnist beside it"
+    loaded = load_mnist()
+    assert loaded.source == str(shared.resolve()) or loaded.source == str(shared)
+    assert loaded.x_test.shape == (10000, 28, 28)
