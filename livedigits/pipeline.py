@@ -100,7 +100,7 @@ class Recognizer:
         if grids:
             grids, cell_digits = read_grids(work, grids, self.classifier.predict, 1 / min(shrink, 1.0))
             work = outside_grids(work, grids, min(shrink, 1.0))
-        seg = segment(work if shrink < 1 or grids else image, inverted=inverted)
+        seg = segment(work, inverted=inverted)  # grey already: segment does not convert the frame again
         if shrink < 1:
             seg.scale = shrink  # segment saw the working copy: boxes go back to the picture's pixels
         segmented = clock()
