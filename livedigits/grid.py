@@ -23,6 +23,7 @@ from .normalize import to_mnist
 from .segment import MIN_INK_CONTRAST, _has_long_lines, binarize, ink_levels, is_dark_background, to_gray
 
 SEARCH_SIDE = 1000       # px: grids are looked for on a copy this long (shorter pictures as they are)
+SEARCH_AS_IS = 1.3       # ... unless the picture is at most this much longer (video frames up to 1300 px)
 MIN_GRID_SHARE = 0.12    # a grid's longer side spans at least this share of the picture's longer side
 MIN_CELL_PX = 12         # px at the search scale: smaller cells are squared paper, not a form
 MAX_CELL_ASPECT = 8      # a typical cell is at most this many times wider than high (or higher than wide)
@@ -117,7 +118,9 @@ class CellDigit:
 def find_grids(image: np.ndarray, max_grids: int = 4) -> list[Grid]:
     """Every grid in a picture (largest first), each with its rows and columns; [] when none."""
     gray = to_gray(image)
-    scale = min(1.0, SEARCH_SIDE / max(gray.shape))
+    # A picture not much larger than the search size is searched as it is: shrinking a 1280x720
+    # frame to 1000 px (INTER_AREA, an uneven factor) costs more than the search on the whole frame.
+    scale = 1.0 if max(gray.shape) <= SEARCH_AS_IS * SEARCH_SIDE else SEARCH_SIDE / max(gray.shape)
     small = gray if scale == 1.0 else cv2.resize(gray, (max(1, round(gray.shape[1] * scale)),
                                                         max(1, round(gray.shape[0] * scale))),
                                                  interpolation=cv2.INTER_AREA)
