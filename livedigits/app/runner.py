@@ -356,22 +356,19 @@ class Run:
         # One stabilizer per video or camera, so the overlay and the records carry a steady reading:
         # page-level fusion (the default), or digits tracked in the frame (--steady track); --raw
         # reads every frame on its own.
-        stabilizer, collector = None, None
         if self.settings.raw:
-            collector = SummaryCollector()
+            stabilizer = None
         elif self.settings.steady == "track":
             stabilizer = Stabilizer(TrackSettings(min_confidence=self.recognizer.min_confidence))
-            collector = SummaryCollector()
         else:
             stabilizer = PageFusion(FusionSettings(min_confidence=self.recognizer.min_confidence))
-            collector = PageSummary(stabilizer)
-        if self.settings.summary_path:
+        collector = None
+        if self.settings.summary_path:  # page fusion lists its pages; otherwise the distinct texts seen
+            collector = PageSummary(stabilizer) if isinstance(stabilizer, PageFusion) else SummaryCollector()
             self._summaries[name] = collector
-        else:
-            collector = None
-        self._grid_fusion = GridFusion()  # one per video or camera, like the stabilizer
+        grid_fusion = GridFusion()  # one per video or camera, like the stabilizer
         for frame in frames:
-            reading = self._read_frame(frame, stabilizer, collector)
+            reading = self._read_frame(frame, stabilizer, grid_fusion, collector)
             fps = meter.tick()
             result = Result(name, frame.index, frame.time_s, reading)
             annotated = None
@@ -396,7 +393,7 @@ class Run:
             if self.settings.max_frames is not None and processed >= self.settings.max_frames:
                 return
 
-    def _read_frame(self, frame: Frame, stabilizer: Stabilizer | PageFusion | None,
+    def _read_frame(self, frame: Frame, stabilizer: Stabilizer | PageFusion | None, grid_fusion: GridFusion,
                     collector: SummaryCollector | PageSummary | None) -> Reading:
         """One frame through the recognizer, the stabilizer (unless --raw) and the --summary collector."""
         # page fusion holds the polarity of the page in view (a shadow must not flip a frame)
@@ -404,7 +401,7 @@ class Run:
         if stabilizer is not None:
             grids = reading.grids
             reading = stabilizer.update(frame.image, reading, frame.time_s)
-            reading.grids = self._grid_fusion.update(grids)  # each grid's cells read over the frames
+            reading.grids = grid_fusion.update(grids)  # each grid's cells read over the frames
         if collector is not None:
             collector.add(reading.text, frame.time_s)
         return reading
