@@ -23,6 +23,7 @@ from .normalize import to_mnist
 from .segment import MIN_INK_CONTRAST, _has_long_lines, binarize, ink_levels, is_dark_background, to_gray
 
 SEARCH_SIDE = 1000       # px: grids are looked for on a copy this long (shorter pictures as they are)
+FILLS_FRAME = 0.97       # a line web at least this share of the view's width and height is squared paper
 SEARCH_AS_IS = 1.3       # ... unless the picture is at most this much longer (video frames up to 1300 px)
 MIN_GRID_SHARE = 0.12    # a grid's longer side spans at least this share of the picture's longer side
 MIN_CELL_PX = 12         # px at the search scale: smaller cells are squared paper, not a form
@@ -174,6 +175,8 @@ def _grid_candidates(mask: np.ndarray, shape: tuple[int, int], max_grids: int) -
     found = []
     for k in candidates[:3 * max_grids]:
         x, y, w, h = boxes[k]
+        if w >= FILLS_FRAME * shape[1] and h >= FILLS_FRAME * shape[0]:
+            continue  # a web of lines across the whole view is squared paper: its outline would lie along the frame
         # the component itself, without the writing inside its cells that does not touch it
         _, labels = cv2.connectedComponents(mask[y:y + h, x:x + w], connectivity=8)
         px, py = contours[k][0][0]
