@@ -6,6 +6,8 @@
     python train.py --arch mlp --out runs/mlp   # the tutorial baseline, for comparison
     python train.py --export-only        # re-export models/digits.keras to TFLite, update the card
     python train.py strings --minutes 50 # the digit-string reader (models/strings.tflite)
+    python train.py pack                 # both networks' data, for a GPU machine (livedigits/training/gpu.py)
+    python train.py --from-gpu W.npz     # export and evaluate weights trained there
 """
 import argparse
 import os
@@ -26,8 +28,40 @@ def _source(value: str) -> tuple[str, str]:
     return name, path
 
 
+def pack(argv) -> int:
+    """``train.py pack``: what ``python -m livedigits.training.gpu`` trains on, into one folder."""
+    from pathlib import Path
+
+    from livedigits.training.data import DataError, add_mnist_option, load_mnist_for
+    from livedigits.training.loop import TrainConfig, pack_for_gpu
+    from livedigits.training.realdata import shared_data_paths, source_paths
+    from livedigits.training.strings import pack_ingredients
+
+    parser = argparse.ArgumentParser(prog="train.py pack", description=pack.__doc__)
+    add_mnist_option(parser, "--data")
+    parser.add_argument("--out", default="runs/gpu", help="output folder (default: runs/gpu)")
+    parser.add_argument("--mix-cache", metavar="FILE", help="the normalised real-data mix (.npz), reused when it exists")
+    parser.add_argument("--printed", type=int, default=3000, help="printed digit strings to render here")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    try:
+        digits = pack_for_gpu(TrainConfig(data=args.data, mix_cache=args.mix_cache), out / "digits_data.npz")
+        print(f"pack: digits: {digits}", file=sys.stderr)
+        training, realworld = shared_data_paths(args.data)
+        paths = source_paths(training, realworld)
+        strings = pack_ingredients(load_mnist_for(parser, args.data), paths, paths["cheque"], args.printed, 1,
+                                   out / "strings_ingredients.npz")
+    except (DataError, FileNotFoundError) as err:
+        print(f"train.py pack: error: {err}", file=sys.stderr)
+        return 2
+    print(f"pack: strings: {strings}; wrote {out}/", file=sys.stderr)
+    return 0
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["pack"]:  # the training data of both networks, for gpu.py on a GPU machine
+        return pack(argv[1:])
     if argv[:1] == ["strings"]:  # the digit-string reader: its own options
         from livedigits.training.strings import main as train_strings
 
@@ -58,6 +92,8 @@ def main(argv=None) -> int:
     parser.add_argument("--mnist-only", action="store_true", help="train on MNIST and synthetic non-digits only")
     parser.add_argument("--mix-cache", metavar="FILE", help="keep the normalised real-data mix in this .npz and reuse it")
     parser.add_argument("--init", metavar="MODEL", help="start from the weights of this .keras model (fine-tuning)")
+    parser.add_argument("--from-gpu", metavar="WEIGHTS", help="no training here: weights from "
+                        "`python -m livedigits.training.gpu digits` (same data: `train.py pack`), exported and evaluated")
     parser.add_argument("--export-only", action="store_true",
                         help="no training: export OUT/digits.keras to TFLite again and update the model card")
     args = parser.parse_args(argv)
@@ -68,7 +104,8 @@ def main(argv=None) -> int:
                              batch_size=args.batch_size, learning_rate=args.lr, patience=args.patience,
                              seed=args.seed, quick=args.quick, baseline=not args.no_baseline,
                              training_data=args.training_data, realworld=args.realworld, real_mix=not args.mnist_only,
-                             mix_cache=args.mix_cache, init=args.init, sources=dict(args.source))
+                             mix_cache=args.mix_cache, init=args.init, sources=dict(args.source),
+                             from_gpu=args.from_gpu)
         step, summary = (lambda: train(config)), "test accuracy: keras {keras} %, tflite {tflite} %"
     try:
         test = step()["test"]

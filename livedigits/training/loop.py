@@ -49,6 +49,7 @@ class TrainConfig:
     sources: dict = field(default_factory=dict)  # source name -> path, where one lies elsewhere
     mix_cache: str | None = None    # .npz: the normalised mix, reused when it exists
     init: str | None = None         # start from these weights (.keras) instead of random ones
+    from_gpu: str | None = None     # weights trained by gpu.py on a GPU machine: no fit here
     augment: AugmentSettings = field(default_factory=AugmentSettings)
 
 
@@ -191,30 +192,34 @@ def train(config: TrainConfig) -> dict:
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
-    x_train, y_train, x_val, y_val, x_test, y_test = _splits(mnist, config.quick)
     epochs = config.epochs
     if config.quick:
         epochs = 1
         config = TrainConfig(**{**asdict(config), "augment": config.augment, "batch_size": 32})
-
     num_classes = NUM_CLASSES if config.arch == "cnn" else NUM_DIGITS
-    ratio = config.negatives_ratio if num_classes == NUM_CLASSES else None
-    x_fit, y_fit = _with_negatives(x_train, y_train, ratio, config.seed)
-    x_v, y_v = _with_negatives(x_val, y_val, ratio, config.seed + 1)
-
-    x_fit, y_fit, mix = _with_real_mix(config, x_train, y_train, x_fit, y_fit)
+    x_train, y_train, x_fit, y_fit, x_v, y_v, x_test, y_test, mix = fit_examples(config, mnist)
+    n_val = QUICK_VAL if config.quick else VALIDATION_SIZE  # x_v's MNIST digits; synthetic non-digits follow
 
     model = build_cnn(num_classes) if config.arch == "cnn" else build_mlp(num_classes)
     if config.init:
         model.set_weights(keras.models.load_model(config.init, compile=False).get_weights())
-    train_ds = _dataset(tf, x_fit, y_fit, config, training=config.arch == "cnn")
-    if config.arch != "cnn":  # the tutorial baseline trains on plain MNIST
-        train_ds = _dataset(tf, x_fit, y_fit, config, training=False)
     fit_started = time.time()
-    history = _fit(tf, keras, model, train_ds, _dataset(tf, x_v, y_v, config, False), config, epochs)
+    if config.from_gpu:  # trained by gpu.py (PyTorch) on these same examples: load, then as after a fit
+        from .gpu import load_weights
+
+        weights, gpu_run = load_weights(Path(config.from_gpu))
+        model.set_weights(weights)
+        history = {k: v for k, v in gpu_run["history"].items() if k != "seconds"}
+    else:
+        train_ds = _dataset(tf, x_fit, y_fit, config, training=config.arch == "cnn")
+        if config.arch != "cnn":  # the tutorial baseline trains on plain MNIST
+            train_ds = _dataset(tf, x_fit, y_fit, config, training=False)
+        history = _fit(tf, keras, model, train_ds, _dataset(tf, x_v, y_v, config, False), config, epochs)
     fit_seconds = time.time() - fit_started
     best_epoch = max(range(len(history["val_accuracy"])),
                      key=lambda e: (round(history["val_accuracy"][e], 5), -history["val_loss"][e])) + 1
+    if config.from_gpu:
+        best_epoch = gpu_run["best_epoch"]  # its weights are those of the epoch it kept
 
     # The test set, once.
     x_t = _as_input(x_test)
@@ -231,7 +236,7 @@ def train(config: TrainConfig) -> dict:
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "files": {"keras": keras_path.name, "tflite": tflite_path.name,
                   "tflite_bytes": tflite_path.stat().st_size, "tflite_quantisation": TFLITE_QUANTISATION},
-        "data": _card_data(mnist, len(x_train), len(x_val), len(x_test), y_fit),
+        "data": _card_data(mnist, len(x_train), n_val, len(x_test), y_fit),
         "architecture": {"name": model.name, "layers": [layer.__class__.__name__ for layer in model.layers],
                          "parameters": int(model.count_params()), "multiply_adds_per_digit": multiply_adds(model)},
         "augmentation": config.augment.as_dict() if config.arch == "cnn" else None,
@@ -246,8 +251,17 @@ def train(config: TrainConfig) -> dict:
         card["validation_by_source"] = per_source_results(tflite_path, mix.validation)
     if config.init:
         card["training"]["initial_weights"] = str(config.init)
+    if config.from_gpu:
+        card["training"].update(
+            epochs_run=gpu_run["epochs_run"], epochs_max=gpu_run["epochs_run"], best_epoch=gpu_run["best_epoch"],
+            batch_size=gpu_run["batch_size"], fit_seconds=gpu_run["fit_seconds"],
+            learning_rate={"schedule": "half-epoch warm-up, then cosine", "start": gpu_run["learning_rate"],
+                           "end": 0.005 * gpu_run["learning_rate"]},
+            gpu={"device": gpu_run["device"], "torch": gpu_run["torch"], "weights": str(config.from_gpu),
+                 "trainer": "livedigits/training/gpu.py (same network, same examples, augmentation on the GPU"
+                            " plus motion blur)"})
     if config.arch == "cnn" and config.baseline:
-        card["baseline_mlp"] = _train_baseline(config, x_train, y_train, x_v[:len(x_val)], y_val, x_t, y_test)
+        card["baseline_mlp"] = _train_baseline(config, x_train, y_train, x_v[:n_val], y_v[:n_val], x_t, y_test)
     card["training"]["total_seconds"] = round(time.time() - started, 1)
     card["training"]["where"] = "GPU machine" if card["training"]["machine"]["gpu"] else f"CPU ({os.cpu_count()} cores)"
 
@@ -258,6 +272,35 @@ def train(config: TrainConfig) -> dict:
     training_curves_png(history, out / f"{prefix}training_curves.png", best_epoch)
     _test_pictures(out, prefix, x_test, y_test, lite)
     return card
+
+
+def fit_examples(config: TrainConfig, mnist) -> tuple:
+    """Everything a run trains and checks on: MNIST's training part, the fitted examples (with
+    synthetic non-digits and the real-data mix), the validation examples, the test set, the mix."""
+    x_train, y_train, x_val, y_val, x_test, y_test = _splits(mnist, config.quick)
+    ratio = config.negatives_ratio if config.arch == "cnn" else None
+    x_fit, y_fit = _with_negatives(x_train, y_train, ratio, config.seed)
+    x_v, y_v = _with_negatives(x_val, y_val, ratio, config.seed + 1)
+    x_fit, y_fit, mix = _with_real_mix(config, x_train, y_train, x_fit, y_fit)
+    return x_train, y_train, x_fit, y_fit, x_v, y_v, x_test, y_test, mix
+
+
+def pack_for_gpu(config: TrainConfig, path: Path) -> dict:
+    """The examples of ``fit_examples`` as uint8 for gpu.py: each distinct picture once (MNIST and
+    some sources are repeated in the mix), the fitted examples as indices into them."""
+    mnist = load_mnist(config.data)
+    _, _, x_fit, y_fit, x_v, y_v, x_test, y_test, mix = fit_examples(config, mnist)
+    as_bytes = np.round(x_fit[..., 0] * 255).astype(np.uint8)
+    distinct: dict[bytes, int] = {}
+    fit_index = np.array([distinct.setdefault(p.tobytes(), len(distinct)) for p in as_bytes], np.int32)
+    pictures = np.zeros((len(distinct), 28, 28), np.uint8)
+    pictures[fit_index] = as_bytes
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, pictures=pictures, fit_index=fit_index, fit_labels=y_fit.astype(np.uint8),
+                        val_x=np.round(x_v[..., 0] * 255).astype(np.uint8), val_y=y_v.astype(np.uint8),
+                        test_x=x_test, test_y=y_test.astype(np.uint8))
+    return {"examples": len(fit_index), "distinct": len(distinct), "validation": len(y_v),
+            "mix": None if mix is None else mix.counts}
 
 
 def _splits(mnist, quick: bool) -> tuple[np.ndarray, ...]:

@@ -162,6 +162,136 @@ def build_dataset(mnist, paths: dict, cheque_folder: Path, synthetic: int, print
             "pools": json.dumps({p.name: len(p.inks) for p in pools}), "fonts": len(fonts)}
 
 
+def _flat(pictures: list[np.ndarray], prefix: str) -> dict:
+    """Pictures of different sizes as one flat uint8 array and their shapes (an .npz without pickles)."""
+    shapes = np.array([p.shape for p in pictures], np.int32).reshape(-1, 2)
+    flat = np.concatenate([p.ravel() for p in pictures]) if pictures else np.zeros(0, np.uint8)
+    return {f"{prefix}_flat": flat, f"{prefix}_shapes": shapes}
+
+
+def _unflat(stored, prefix: str) -> list[np.ndarray]:
+    flat, shapes = stored[f"{prefix}_flat"], stored[f"{prefix}_shapes"]
+    ends = np.cumsum(shapes[:, 0] * shapes[:, 1])
+    return [flat[end - h * w:end].reshape(h, w) for end, (h, w) in zip(ends, shapes)]
+
+
+def pack_ingredients(mnist, paths: dict, cheque_folder: Path, printed_count: int, seed: int, path: Path,
+                     log=print) -> dict:
+    """What ``build_dataset`` composes its lines from, small enough to travel to a GPU machine (the
+    built lines would not: ~3 kB each): the digit pools' inks, the paper backgrounds, the training
+    cheques with their labels and digit-box unions, the printed lines (rendered here: the fonts stay
+    here) and the tuning cheques' lines. ``lines_from_ingredients`` builds the lines there."""
+    rng = np.random.default_rng(seed)
+    fit = slice(0, 55000)
+    pick = rng.choice(55000, 25000, replace=False)
+    pools = digit_pools(mnist.x_train[fit][pick], mnist.y_train[fit][pick], paths, log)
+    amounts = cheque_amounts(cheque_folder)
+    cheques = [(cv2.imread(str(cheque_folder / a["path"]), cv2.IMREAD_GRAYSCALE), a) for a in amounts
+               if a["split"] == "train" and a["label"].isdigit()]
+    cheques = [(gray, a) for gray, a in cheques if gray is not None]
+    backgrounds = [paper_from_cheque(gray) for gray, _ in cheques[:300]]
+    from livedigits.training.mix import font_files
+
+    fonts = font_files()
+    printed_rows, printed_labels = [], []
+    for _ in range(printed_count if fonts else 0):
+        gray, text = printed(fonts, backgrounds, rng)
+        printed_rows.append(to_training_row(gray))
+        printed_labels.append(text[:MAX_LABEL])
+    tune_lines, tune_truth = tuning_lines(cheque_folder)
+    tune_width = np.array([line.shape[1] for line in tune_lines], np.int32)
+    tune_x = np.zeros((len(tune_lines), HEIGHT, int(-(-tune_width.max() // 4) * 4)), np.uint8)
+    for k, line in enumerate(tune_lines):
+        tune_x[k, :, :line.shape[1]] = np.round(line * 255).astype(np.uint8)
+    weights = {"mnist": 0.3, "european_pen": 0.2, "usps": 0.1, "cheque": 0.4}
+    arrays = {"pool_names": np.array([p.name for p in pools]),
+              "pool_weights": np.array([weights[p.name] for p in pools], np.float64),
+              "backgrounds_count": np.array(len(backgrounds)),
+              "cheque_labels": np.array([a["label"] for _, a in cheques]),
+              "cheque_unions": np.array([a["union"] if a["union"] is not None else (-1, -1, -1, -1)
+                                         for _, a in cheques], np.int32),
+              "printed_x": np.stack([r for r, _ in printed_rows]) if printed_rows else np.zeros((0, HEIGHT, TRAIN_WIDTH), np.uint8),
+              "printed_width": np.array([w for _, w in printed_rows], np.int32),
+              "printed_labels": np.array(printed_labels), "fonts": np.array(len(fonts)),
+              "tune_x": tune_x, "tune_width": tune_width, "tune_truth": np.array(tune_truth),
+              **_flat(backgrounds, "backgrounds"), **_flat([g for g, _ in cheques], "cheques")}
+    for pool in pools:
+        arrays.update(_flat([np.round(ink * 255).astype(np.uint8) for ink in pool.inks], f"pool_{pool.name}"))
+        arrays[f"pool_{pool.name}_labels"] = pool.labels.astype(np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **arrays)
+    return {"pools": {p.name: len(p.inks) for p in pools}, "cheques": len(cheques), "printed": len(printed_rows),
+            "tuning": len(tune_lines)}
+
+
+def _compose_part(args) -> tuple:
+    """One worker's share of the synthetic lines (a pool of processes builds them in parallel)."""
+    path, count, seed = args
+    with np.load(path) as stored:
+        names = [str(n) for n in stored["pool_names"]]
+        pools = [DigitPool(n, [ink.astype(np.float32) / 255 for ink in _unflat(stored, f"pool_{n}")],
+                           stored[f"pool_{n}_labels"]) for n in names]
+        weights = stored["pool_weights"] / stored["pool_weights"].sum()
+        backgrounds = _unflat(stored, "backgrounds")
+    rng = np.random.default_rng(seed)
+    rows, widths, labels = [], [], []
+    for _ in range(count):
+        gray, text = compose(pools, weights, backgrounds, rng)
+        row, width = to_training_row(gray)
+        rows.append(row)
+        widths.append(width)
+        labels.append(text)
+    return np.stack(rows), np.array(widths, np.int32), labels
+
+
+def _cheque_part(args) -> tuple:
+    path, copies, seed, part, parts = args
+    with np.load(path) as stored:
+        cheques = _unflat(stored, "cheques")
+        labels, unions = [str(t) for t in stored["cheque_labels"]], stored["cheque_unions"]
+    rng = np.random.default_rng(seed)
+    rows, widths, texts = [], [], []
+    for k in range(part, len(cheques), parts):
+        union = None if unions[k][0] < 0 else tuple(int(v) for v in unions[k])
+        for _ in range(copies):
+            row, width = to_training_row(cheque_crop(cheques[k], union, rng))
+            rows.append(row)
+            widths.append(width)
+            texts.append(labels[k])
+    return np.stack(rows), np.array(widths, np.int32), texts
+
+
+def lines_from_ingredients(path: Path, synthetic: int, cheque_copies: int = CHEQUE_COPIES, workers: int = 8,
+                           seed: int = 1, log=print) -> dict:
+    """The training lines of ``build_dataset``, built from ``pack_ingredients``'s file by ``workers``
+    processes: ``synthetic`` composed lines, the printed lines, each training cheque ``cheque_copies``
+    times; plus the tuning lines. Keys as ``build_dataset``'s, and tune_x / tune_width / tune_truth."""
+    from multiprocessing import get_context
+
+    started = time.time()
+    share = -(-synthetic // workers)
+    jobs = [(str(path), share, seed * 1000 + k) for k in range(workers)]
+    cheque_jobs = [(str(path), cheque_copies, seed * 1000 + 500 + k, k, workers) for k in range(workers)]
+    with get_context("spawn").Pool(workers) as pool:
+        parts = pool.map(_compose_part, jobs) + pool.map(_cheque_part, cheque_jobs)
+    with np.load(path) as stored:
+        printed_x, printed_width = stored["printed_x"], stored["printed_width"]
+        printed_labels = [str(t) for t in stored["printed_labels"]]
+        tune = {k: stored[k] for k in ("tune_x", "tune_width", "tune_truth")}
+    # the printed lines twice: rendered here, few (their size limits what travels), augmented anew each time
+    x = np.concatenate([p[0] for p in parts] + [printed_x] * 2)
+    widths = np.concatenate([p[1] for p in parts] + [printed_width] * 2)
+    texts = [t for p in parts for t in p[2]] + printed_labels * 2
+    y = np.full((len(texts), MAX_LABEL), -1, np.int32)
+    for i, text in enumerate(texts):
+        digits = [int(c) for c in text[:MAX_LABEL]]
+        y[i, :len(digits)] = digits
+    n_cheques = sum(len(p[2]) for p in parts[workers:])
+    counts = {"synthetic": share * workers, "cheque": n_cheques, "printed": 2 * len(printed_labels)}
+    log(f"strings: {len(x)} lines built from {path} in {time.time() - started:.0f} s: {counts}", file=sys.stderr)
+    return {"x": x, "width": widths, "y": y, "counts": json.dumps(counts), **tune}
+
+
 def build_model(keras, dropout: float = 0.2):
     layers = keras.layers
 
@@ -383,6 +513,38 @@ def fit_logistic_many(x: np.ndarray, y: np.ndarray, steps: int = 50, ridge: floa
     return w
 
 
+def _finish_from_gpu(weights_path: Path, out: Path, cheque_folder: Path, mnist, argv) -> int:
+    """Weights trained by ``gpu.py`` -> the Keras twin -> LiteRT, card and calibration as after a run here."""
+    import keras
+
+    from livedigits.training.gpu import load_weights
+
+    weights, run = load_weights(weights_path)
+    model = build_model(keras)
+    model.set_weights(weights)
+    tune_lines, tune_truth = tuning_lines(cheque_folder)
+    tuned = score(keras_read(model, tune_lines), tune_truth)
+    print(f"strings: Keras twin on the tuning cheques: exact {100 * tuned['exact']:.1f} %, CER {100 * tuned['cer']:.2f} %",
+          file=sys.stderr)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save(out / "strings.keras")
+    export_tflite(model, out / "strings.tflite")
+    card = {"name": "digit strings (CNN + dilated 1-D convolutions + CTC)", "input": f"(1, {HEIGHT}, W, 1) float32 ink map "
+            "0-1 from livedigits.strings.line_input; W any multiple of 4", "output": f"(1, W/{STRIDE}, {NUM_OUTPUTS}) logits: "
+            "digits 0-9, CTC blank", "parameters": int(model.count_params()), "train_width": TRAIN_WIDTH,
+            "data": {"lines": run.get("lines"), "synthetic_from": "training parts only (split by writer/form/cheque)",
+                     "cheques": "training split only; the digit model's held-out cheques never read; 10 % of the rest "
+                                "(tuning) chose the epoch"},
+            "training": {**run, "where": f"GPU machine ({run['device']}, PyTorch {run['torch']}; livedigits/training/gpu.py)",
+                         "tuning_keras_twin": tuned},
+            "command": "python train.py strings " + " ".join(argv or sys.argv[2:])}
+    (out / "strings.json").write_text(json.dumps(card, indent=1))
+    card.update(calibrate(out / "strings.tflite", calibration_lines(cheque_folder, mnist)))
+    (out / "strings.json").write_text(json.dumps(card, indent=1))
+    print(f"strings: wrote {out}/strings.tflite and strings.json", file=sys.stderr)
+    return 0
+
+
 def main(argv=None) -> int:
     """``train.py strings``: build (or load) the cached data, train, export, write the card."""
     import argparse
@@ -401,6 +563,8 @@ def main(argv=None) -> int:
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--init", help="start from this .keras model's weights")
+    parser.add_argument("--from-gpu", metavar="WEIGHTS", help="no training here: export these weights (from "
+                        "`python -m livedigits.training.gpu strings`), write the card, calibrate")
     parser.add_argument("--calibrate-only", action="store_true",
                         help="no training: fit OUT/strings.tflite's calibration again and update OUT/strings.json")
     args = parser.parse_args(argv)
@@ -414,6 +578,8 @@ def main(argv=None) -> int:
         card.update(calibrate(out / "strings.tflite", calibration_lines(cheque_folder, load_mnist_for(parser, args.data))))
         card_path.write_text(json.dumps(card, indent=1))
         return 0
+    if args.from_gpu:
+        return _finish_from_gpu(Path(args.from_gpu), out, cheque_folder, load_mnist_for(parser, args.data), argv)
     cache = Path(args.cache)
     if cache.is_file():
         with np.load(cache) as stored:
