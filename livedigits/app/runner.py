@@ -19,7 +19,7 @@ import cv2
 from tqdm import tqdm
 
 from ..grid import GridFusion
-from ..overlay import draw
+from ..overlay import LayoutCache, draw
 from ..pipeline import Reading, Recognizer
 from ..sources import (CaptureFactory, Frame, LatestFrameReader, MediaFile, Source, SourceError, SourceKind, VideoFrames,
                       list_media, open_live)
@@ -367,6 +367,7 @@ class Run:
             collector = PageSummary(stabilizer) if isinstance(stabilizer, PageFusion) else SummaryCollector()
             self._summaries[name] = collector
         grid_fusion = GridFusion()  # one per video or camera, like the stabilizer
+        layouts = LayoutCache()  # and the overlay's layout, moved with the digits from frame to frame
         for frame in frames:
             reading = self._read_frame(frame, stabilizer, grid_fusion, collector)
             fps = meter.tick()
@@ -375,7 +376,7 @@ class Run:
             if writer is not None or self.viewer is not None:
                 # the rate is shown live; a video file's annotated copy shows only the readings
                 annotated = draw(frame.image, reading, fps=fps if (live or self.viewer is not None) else None,
-                                 labels=self.settings.labels, copy=False)  # the frame is not used again
+                                 labels=self.settings.labels, copy=False, cache=layouts)  # frame not used again
             # A frame's record and its annotated video frame are written as one: an interrupt between
             # them would leave a JSONL line without its frame in the saved video.
             with self.guard.deferred():

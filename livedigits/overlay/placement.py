@@ -125,6 +125,13 @@ def text_size(text: str, font: Font) -> tuple[int, int]:
     return width + 2 * font.pad, bottom - top + 1 + 2 * font.pad
 
 
+def digit_boxes(digits: Sequence, style: Style) -> tuple:
+    """Each digit's box as drawn, its outline included."""
+    half = (style.box_thickness + 1) // 2
+    return tuple((int(d.x) - half, int(d.y) - half, int(d.x + d.w) + half + 1, int(d.y + d.h) + half + 1)
+                 for d in digits)
+
+
 def text_box(text: str, font: Font, x: int, y: int) -> TextBox:
     w, h = text_size(text, font)
     top = _ink_rows(font.scale, font.thickness)[0]
@@ -300,9 +307,7 @@ def layout(digits: Sequence, width: int, height: int, *, labels: str = "full", s
     n = len(digits)
     heights = sorted(d.h for d in digits)
     style = style_for(width, height, heights[n // 2] if n else 0)
-    half = (style.box_thickness + 1) // 2
-    boxes = tuple((int(d.x) - half, int(d.y) - half, int(d.x + d.w) + half + 1, int(d.y + d.h) + half + 1)
-                  for d in digits)
+    boxes = digit_boxes(digits, style)
     label_h = text_size("0", style.label)[1]
     occupied = _Occupied(width, height, _CELLS * (label_h + style.gap))
     for i, box in enumerate(boxes):
@@ -323,15 +328,7 @@ def layout(digits: Sequence, width: int, height: int, *, labels: str = "full", s
             order = BELOW_FIRST if len(members) > 1 and _below_suits_more(digits, boxes, members, style, occupied) \
                 else ABOVE_FIRST
             for i in members:
-                w, h = text_size(str(digits[i].digit), style.label)
-                tried = None
-                for k in order:
-                    rect = _label_rect(k, boxes[i], w, h, style, width, height)
-                    if rect is not None and rect != tried:  # clamping into the frame can give a place again
-                        tried = rect
-                        if occupied.take(rect, n + i, (i,) if k == INSIDE else ()):
-                            placed[i] = (PLACES[k], rect)
-                            break
+                placed[i] = _first_free(i, n, boxes[i], str(digits[i].digit), order, style, occupied)
 
     hidden = {i for i in range(n) if placed[i] is None} if labels != "none" else set()
     banners = _place_banners(digits, boxes, lines, hidden, style, occupied) if show_lines else ()
@@ -355,20 +352,76 @@ def _below_suits_more(digits, boxes, members, style: Style, occupied: _Occupied)
     return score > 0
 
 
+def _first_free(i: int, n: int, box: Rect, text: str, order: tuple, style: Style, occupied: _Occupied):
+    """(place, rect) of the first free place in ``order`` for digit i's label (of n digits), now taken;
+    None when none is free."""
+    w, h = text_size(text, style.label)
+    tried = None
+    for k in order:
+        rect = _label_rect(k, box, w, h, style, occupied.width, occupied.height)
+        if rect is not None and rect != tried:  # clamping into the frame can give a place again
+            tried = rect
+            if occupied.take(rect, n + i, (i,) if k == INSIDE else ()):
+                return PLACES[k], rect
+    return None
+
+
+def _grow(i: int, n: int, spot: tuple, box: Rect, text: str, style: Style, occupied: _Occupied):
+    """Digit i's placed label (``spot``: place, rect) widened to ``text`` where that covers nothing
+    (the wider rectangle is then taken); None where it does not fit."""
+    w = text_size(text, style.label)[0]
+    for rect in _grown(spot[0], spot[1], box, w, occupied.width, style.box_thickness + style.gap):
+        if occupied.take(rect, n + i, (i, n + i)):  # it may cover its own box only where it was inside it
+            return rect
+    return None
+
+
 def _grow_labels(digits, boxes, placed: list, texts: list, style: Style, occupied: _Occupied) -> None:
     """Each placed label becomes "digit percent" where that still covers nothing (``placed`` and
     ``texts`` are updated)."""
-    n, width = len(digits), occupied.width
-    edge = style.box_thickness + style.gap
+    n = len(digits)
     for i, spot in enumerate(placed):
-        if spot is None:
-            continue
-        full = full_text(digits[i].digit, digits[i].confidence)
-        w = text_size(full, style.label)[0]
-        for rect in _grown(spot[0], spot[1], boxes[i], w, width, edge):
-            if occupied.take(rect, n + i, (i, n + i)):  # it may cover its own box only where it was inside it
+        if spot is not None:
+            full = full_text(digits[i].digit, digits[i].confidence)
+            rect = _grow(i, n, spot, boxes[i], full, style, occupied)
+            if rect is not None:
                 placed[i], texts[i] = (spot[0], rect), full
-                break
+
+
+def relabel(digits: Sequence, boxes: Sequence, style: Style, width: int, height: int, kept: Sequence,
+            again: Sequence) -> list | None:
+    """New places for some labels of a layout whose other texts stay (``kept``: their rectangles):
+    ``again`` lists (digit index, old place, whether it showed the percentage). Each goes to its first
+    free place (its old side first) and grows to "digit percent" where it did and still fits. Returns
+    [(index, place, TextBox)] in that order, or None when one finds no free place (its digit would have
+    to be marked in its line's banner: only a fresh layout does that)."""
+    n = len(digits)
+    w, h = text_size("0 100%", style.label)  # the widest label
+    occupied = _Occupied(width, height, _CELLS * (h + style.gap))
+    # every place tried for a label, grown or not, lies within this margin around its box: only what
+    # reaches into that can be in the way
+    mx, my = style.gap + 2 * w, style.gap + 2 * h
+    near = np.array([(boxes[i][0] - mx, boxes[i][1] - my, boxes[i][2] + mx, boxes[i][3] + my) for i, _, _ in again])
+    for rects, owners in ((boxes, range(n)), (kept, [-1] * len(kept))):
+        r = np.array(rects, np.int64).reshape(-1, 1, 4)
+        reach = ((r[..., 0] < near[:, 2]) & (near[:, 0] < r[..., 2]) & (r[..., 1] < near[:, 3]) &
+                 (near[:, 1] < r[..., 3])).any(axis=1)
+        for k in np.flatnonzero(reach).tolist():
+            occupied.add(rects[k], owners[k])
+    found = []
+    for i, place, full in again:
+        text = str(digits[i].digit)
+        spot = _first_free(i, n, boxes[i], text, BELOW_FIRST if place.startswith("below") else ABOVE_FIRST,
+                           style, occupied)
+        if spot is None:
+            return None
+        if full:
+            wide = full_text(digits[i].digit, digits[i].confidence)
+            rect = _grow(i, n, spot, boxes[i], wide, style, occupied)
+            if rect is not None:
+                spot, text = (spot[0], rect), wide
+        found.append((i, spot[0], text_box(text, style.label, spot[1][0], spot[1][1])))
+    return found
 
 
 def _place_fps(text: str, style: Style, occupied: _Occupied) -> TextBox:

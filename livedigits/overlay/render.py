@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 
 from ..pipeline import Reading
+from .cache import LayoutCache
 from .grid import draw_grids
 from .placement import FONT, Font, Layout, TextBox, layout, text_box, text_size
 
@@ -70,10 +71,10 @@ def _outlines(canvas: np.ndarray, digits, colours: list, thickness: int) -> None
     layout's box): nested one-pixel outlines, all boxes of one colour in one OpenCV call."""
     corners = np.array([(d.x, d.y, d.x + d.w, d.y, d.x + d.w, d.y + d.h, d.x, d.y + d.h) for d in digits],
                        np.int32).reshape(-1, 4, 2)
+    nested = range(-((thickness - 1) // 2), thickness // 2 + 1)
     for colour in set(colours):
         mine = corners[[c == colour for c in colours]]
-        for k in range(-((thickness - 1) // 2), thickness // 2 + 1):
-            cv2.polylines(canvas, mine + k * _NESTED, True, colour, 1)
+        cv2.polylines(canvas, np.concatenate([mine + k * _NESTED for k in nested]), True, colour, 1)
 
 
 def render(canvas: np.ndarray, digits, plan: Layout) -> np.ndarray:
@@ -86,9 +87,15 @@ def render(canvas: np.ndarray, digits, plan: Layout) -> np.ndarray:
     for banner in plan.banners:  # under every text
         if banner.leader is not None:
             cv2.line(canvas, banner.leader[0], banner.leader[1], BANNER_COLOUR, leader, cv2.LINE_AA)
-    for label in plan.labels:
-        if label.box is not None:
-            _text(canvas, label.box, colours[label.index])
+    height, width = canvas.shape[:2]
+    for label in plan.labels:  # the commonest text: pasted here rather than through _text
+        box = label.box
+        if box is not None:
+            x0, y0, x1, y1 = box.rect
+            if x0 >= 0 and y0 >= 0 and x1 <= width and y1 <= height:
+                canvas[y0:y1, x0:x1] = _sprite(box.text, box.font, colours[label.index])
+            else:
+                _text(canvas, box, colours[label.index])
     for banner in plan.banners:
         _text(canvas, banner.box, BANNER_COLOUR)
         for (x0, y0, x1, y1), i in banner.marks:  # digits whose label found no place
@@ -99,14 +106,16 @@ def render(canvas: np.ndarray, digits, plan: Layout) -> np.ndarray:
 
 
 def draw(image: np.ndarray, reading: Reading, fps: float | None = None, show_lines: bool = True, *,
-         labels: str = "full", copy: bool = True) -> np.ndarray:
+         labels: str = "full", copy: bool = True, cache: LayoutCache | None = None) -> np.ndarray:
     """A BGR copy of ``image`` with the reading drawn on it; the input is not changed.
 
     ``labels``: "full" (digit and confidence where the percentage fits), "digit" or "none" (boxes only);
     ``show_lines`` adds each line's number string, ``fps`` a frame-rate counter. ``copy=False`` draws
     straight onto a writable BGR uint8 ``image`` and returns it: a live loop does not need its frame
     undrawn afterwards, and copying a 1280x720 frame costs about a third of the drawing. Other
-    pictures are still converted into a new BGR array."""
+    pictures are still converted into a new BGR array. ``cache``: a LayoutCache kept for the frames of
+    one video, so that the last frame's layout is moved with its digits where they barely moved."""
     canvas = draw_grids(_as_bgr(image, copy), getattr(reading, "grids", ()))
-    plan = layout(reading.digits, canvas.shape[1], canvas.shape[0], labels=labels, show_lines=show_lines, fps=fps)
+    plan = (cache.layout if cache is not None else layout)(reading.digits, canvas.shape[1], canvas.shape[0],
+                                                          labels=labels, show_lines=show_lines, fps=fps)
     return render(canvas, reading.digits, plan)
