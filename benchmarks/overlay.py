@@ -3,6 +3,7 @@
 
     python benchmarks/overlay.py                  # 40 digits at 1280x720 and the other sizes, 30 frames x 20 draws
     python benchmarks/overlay.py --frames 60 --repeats 50
+    python benchmarks/overlay.py --case 1280x720:40        # one case (repeatable)
 
 Frames are generated pages (MNIST test digits, 4 lines of 10 for 40 digits) read as their exact truth
 with random confidences, so no recognition runs: only drawing is timed. Each draw is timed on its own;
@@ -164,6 +165,8 @@ def main(argv=None):
     parser.add_argument("--frames", type=int, default=30, help="pages per case (default %(default)s)")
     parser.add_argument("--repeats", type=int, default=20, help="draws of each page (default %(default)s)")
     parser.add_argument("--clip", type=int, default=30, help="frames of each page's hand-held clip (default %(default)s)")
+    parser.add_argument("--case", action="append", metavar="WxH:DIGITS", choices=[f"{w}x{h}:{n}" for (w, h), n in CASES],
+                        help="only this frame size and digit count (repeatable; default: all of them)")
     args = parser.parse_args(argv)
     mnist = load_mnist_for(parser, args.mnist)
     cv2.setNumThreads(1)
@@ -175,6 +178,8 @@ def main(argv=None):
           " collisions | labels: full / digit only / hidden | banners with a leader |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for size, digits in CASES:
+        if args.case and f"{size[0]}x{size[1]}:{digits}" not in args.case:
+            continue
         pairs = frames(mnist, size, digits, args.frames)
         t = timed({"new": draw, "live": lambda frame, reading: draw(frame, reading, copy=False),
                    "layout": lambda image, reading: layout(reading.digits, size[0], size[1]),
