@@ -653,7 +653,8 @@ def _digit_regions(labels: np.ndarray, removed: np.ndarray, ids: np.ndarray, sta
     regions = [r for r in regions if _plausible_digit(r.box, digit_height, h, w)]
     if len(regions) > max_candidates:
         regions = sorted(regions, key=lambda r: -r.box.w * r.box.h)[:max_candidates]
-    return order_lines(drop_small_in_line(order_lines(regions), digit_height))
+    # specks are judged against the whole row of writing, then the row is cut into its columns
+    return order_lines(drop_small_in_line(order_lines(regions, columns=False), digit_height))
 
 
 def _line_remnant_share(labels: np.ndarray, removed: np.ndarray, ids: np.ndarray, stats: np.ndarray) -> np.ndarray:
@@ -784,8 +785,9 @@ def _stray_sliver(region: Region, line: list[Region], digit_height: float) -> bo
     return gap > 1.5 * digit_height
 
 
-def order_lines(regions: list[Region]) -> list[Region]:
-    """Group regions into text lines (top to bottom) and order each left to right."""
+def order_lines(regions: list[Region], columns: bool = True) -> list[Region]:
+    """Group regions into text lines (top to bottom) and order each left to right; with ``columns``,
+    a row of writing with a wide empty gap is two lines (``split_columns``)."""
     if not regions:
         return regions
     lines: list[dict] = []  # running top/bottom medians of each line, kept cheap
@@ -804,11 +806,36 @@ def order_lines(regions: list[Region]) -> list[Region]:
                           "top": region.box.y, "bottom": region.box.y2})
     lines.sort(key=lambda line: (line["top"] + line["bottom"]) / 2)
     ordered = []
-    for number, line in enumerate(lines):
-        for region in sorted(line["members"], key=lambda r: r.box.x):
-            region.line = number
-            ordered.append(region)
+    number = 0
+    for line in lines:
+        row = sorted(line["members"], key=lambda r: r.box.x)
+        for column in (split_columns(row) if columns else [row]):
+            for region in column:
+                region.line = number
+                ordered.append(region)
+            number += 1
     return ordered
+
+
+COLUMN_GAP = 2.5  # digit heights: a wider gap between two digits of a row separates two columns
+COLUMN_SPACING = 3.0  # ... when it is also this many times the row's usual gap (widely spaced digits stay one line)
+
+
+def split_columns(row: list[Region]) -> list[list[Region]]:
+    """A row of regions (left to right) cut into lines at gaps much wider than both a digit and the
+    row's own spacing: two columns of writing side by side are two lines (read in turn, left column
+    first), so that no line spans the empty middle of the page."""
+    if len(row) < 2:
+        return [row]
+    height = _median([r.box.h for r in row])
+    gaps = [b.box.x - max(r.box.x2 for r in row[:i + 1]) for i, b in enumerate(row[1:])]
+    usual = max(0.0, _median(gaps))
+    columns = [[row[0]]]
+    for region, gap in zip(row[1:], gaps):
+        if gap > COLUMN_GAP * height and gap > COLUMN_SPACING * usual:
+            columns.append([])
+        columns[-1].append(region)
+    return columns
 
 
 def _median(values: list) -> float:

@@ -6,6 +6,8 @@ and answers, for every 4 pixels of width, the probabilities of the ten digits an
 Touching, overlapping and slanted digits, and separators (dots, commas, dashes, "="), need no cut:
 the network was trained on whole strings (``livedigits/training/strings.py``). Each digit's box is
 the span of the frames that emitted it (the CTC alignment), narrowed to the ink found there.
+A line of a picture is read in several crops at once (``CROPS``: tall strokes cut closer or further
+from the row, wider or narrower margins) and the reading most of them agree on is kept.
 
 Runs on the LiteRT interpreter like the digit classifier; the network is fully convolutional, so
 any line width is read in one call (widths are padded up to a multiple of ``WIDTH_STEP`` so that
@@ -16,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +33,13 @@ MAX_WIDTH = 2048     # wider lines are squeezed to this
 BLANK = 10           # CTC blank: the network's last output
 NUM_OUTPUTS = 11
 READERS = ("auto", "digits", "strings")
+# A line is read in several crops, from tight around its row of digits to generous: how far tall
+# strokes (a 7's or a 9's long tail) may reach beyond the row, in digit heights, times the margin
+# above and below, a share of the crop. The reader's answer depends on how much of its input height
+# the digits fill (its training lines were cropped with random margins), so the reading most crops
+# agree on is kept: on the tuning cheques this voting cut character errors from 4.6 to 2.6 %.
+CROPS = tuple((reach, margin) for reach in (0.0, 0.1, 0.25) for margin in (0.12, 0.2, 0.3))
+MARGIN_X = 0.2  # sideways margin, a share of the crop height
 # Where the readers differ, P(the string reading is right) = sigmoid(w0 + w1 * S_strings + w2 * S_digits),
 # S being a reading's summed log confidence; the model card's "choice" (fitted by train.py strings)
 # replaces this prior, which favours the string reader unless it is much less sure.
@@ -116,7 +126,7 @@ class StringReader:
             raise ModelError(f"string model {self.path} not found; --reader digits reads without it, "
                              "python train.py strings trains one")
         self.num_threads = num_threads or default_threads()
-        self._interpreters: dict[int, object] = {}
+        self._interpreters: dict[tuple[int, int], object] = {}  # (lines, padded width) -> interpreter
         card = self.path.with_suffix(".json")
         self.card = json.loads(card.read_text()) if card.is_file() else {}
 
@@ -137,8 +147,8 @@ class StringReader:
     def choice(self) -> tuple[float, float, float]:
         return tuple(self.card.get("choice", DEFAULT_CHOICE))
 
-    def _interpreter(self, width: int):
-        interpreter = self._interpreters.get(width)
+    def _interpreter(self, count: int, width: int):
+        interpreter = self._interpreters.get((count, width))
         if interpreter is None:
             from .classify import _native_stderr_muted
 
@@ -149,33 +159,59 @@ class StringReader:
             with _native_stderr_muted():
                 interpreter = Interpreter(model_path=str(self.path), num_threads=self.num_threads)
             index = interpreter.get_input_details()[0]["index"]
-            interpreter.resize_tensor_input(index, [1, HEIGHT, width, 1])
+            interpreter.resize_tensor_input(index, [count, HEIGHT, width, 1])
             interpreter.allocate_tensors()
             if len(self._interpreters) >= 32:  # a stream of odd widths: keep memory bounded
                 self._interpreters.pop(next(iter(self._interpreters)))
-            self._interpreters[width] = interpreter
+            self._interpreters[(count, width)] = interpreter
         return interpreter
 
     def probabilities(self, line: np.ndarray) -> np.ndarray:
         """(HEIGHT, W) line_input -> (T, 11) per-frame probabilities (softmax)."""
-        width = max(MIN_WIDTH, -(-line.shape[1] // WIDTH_STEP) * WIDTH_STEP)
-        batch = np.zeros((1, HEIGHT, width, 1), np.float32)
-        batch[0, :, :line.shape[1], 0] = line
-        interpreter = self._interpreter(width)
+        return self.probabilities_of([line])[0]
+
+    def probabilities_of(self, lines: list[np.ndarray]) -> list[np.ndarray]:
+        """Several (HEIGHT, W) line inputs in one call (padded with blank paper to the widest) ->
+        (T, 11) per-frame probabilities of each."""
+        width = max(MIN_WIDTH, -(-max(line.shape[1] for line in lines) // WIDTH_STEP) * WIDTH_STEP)
+        batch = np.zeros((len(lines), HEIGHT, width, 1), np.float32)
+        for index, line in enumerate(lines):
+            batch[index, :, :line.shape[1], 0] = line
+        interpreter = self._interpreter(len(lines), width)
         interpreter.set_tensor(interpreter.get_input_details()[0]["index"], batch)
         interpreter.invoke()
-        logits = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0]
-        frames = -(-line.shape[1] // STRIDE)
-        logits = logits[:frames].astype(np.float64)
-        logits -= logits.max(axis=1, keepdims=True)
-        exp = np.exp(logits)
-        return exp / exp.sum(axis=1, keepdims=True)
+        every = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+        out = []
+        for logits, line in zip(every, lines):
+            logits = logits[:-(-line.shape[1] // STRIDE)].astype(np.float64)
+            logits -= logits.max(axis=1, keepdims=True)
+            exp = np.exp(logits)
+            out.append(exp / exp.sum(axis=1, keepdims=True))
+        return out
 
     def read(self, gray: np.ndarray) -> StringReading:
         """A grey crop of one line (dark ink on light paper) -> its reading, boxes in crop columns."""
-        line = line_input(gray)
-        probabilities = self.probabilities(line)
-        return ctc_greedy(probabilities, STRIDE * gray.shape[1] / max(1, line.shape[1]))
+        return self.read_all([gray])[0]
+
+    def read_all(self, grays: list[np.ndarray]) -> list[StringReading]:
+        """Several grey crops in one call of the network -> their readings."""
+        lines = [line_input(gray) for gray in grays]
+        return [ctc_greedy(probabilities, STRIDE * gray.shape[1] / max(1, line.shape[1]))
+                for gray, line, probabilities in zip(grays, lines, self.probabilities_of(lines))]
+
+    def read_line(self, gray: np.ndarray, boxes: list, inverted: bool = False):
+        """The line of the picture ``gray`` made of these (x, y, w, h) boxes, read in each of the
+        ``CROPS`` (one call of the network) -> (the reading most crops agree on, the most sure of
+        them on a tie; its crop (x0, y0, x1, y1), whose columns the reading's digits refer to)."""
+        # a row without tall strokes gives the same crop for several reaches: read it once, count it each time
+        windows = Counter(line_crop(boxes, gray.shape, reach, margin) for reach, margin in CROPS)
+        crops = [gray[y0:y1, x0:x1] for x0, y0, x1, y1 in windows]
+        readings = self.read_all([255 - crop if inverted else crop for crop in crops])
+        votes: Counter = Counter()
+        for reading, count in zip(readings, windows.values()):
+            votes[reading.text] += count
+        best = max(range(len(readings)), key=lambda i: (votes[readings[i].text], readings[i].score))
+        return readings[best], list(windows)[best]
 
 
 def digit_boxes(reading: StringReading, ink: np.ndarray, level: float = 0.4) -> list[tuple[int, int, int, int]]:
@@ -203,18 +239,19 @@ def digit_boxes(reading: StringReading, ink: np.ndarray, level: float = 0.4) -> 
     return boxes
 
 
-def line_crop(boxes: list, shape: tuple[int, int]) -> tuple[int, int, int, int]:
-    """(x0, y0, x1, y1) around a line's (x, y, w, h) boxes, with the margins the training lines had
-    (a fifth of the digit height sideways, an eighth above and below). Long descenders and tall
-    strokes are cut at a third of the typical digit height beyond the row, so that the digits keep
-    the size the reader learnt."""
+def line_crop(boxes: list, shape: tuple[int, int], reach: float = 0.35,
+              margin: float = 0.12) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) around a line's (x, y, w, h) boxes, with margins like the training lines'
+    (a fifth of the crop height sideways, ``margin`` of it above and below). Long descenders and
+    tall strokes are cut at ``reach`` times the typical digit height beyond the row, so that the
+    digits keep the size the reader learnt."""
     tops, bottoms = np.array([b[1] for b in boxes]), np.array([b[1] + b[3] for b in boxes])
     height = float(np.median(bottoms - tops))
-    top = max(int(tops.min()), int(np.median(tops) - 0.35 * height))
-    bottom = min(int(bottoms.max()), int(np.median(bottoms) + 0.35 * height))
+    top = max(int(tops.min()), int(np.median(tops) - reach * height))
+    bottom = min(int(bottoms.max()), int(np.median(bottoms) + reach * height))
     x0 = min(b[0] for b in boxes)
     x1 = max(b[0] + b[2] for b in boxes)
-    mx, my = int(round(0.2 * (bottom - top))), int(round(0.12 * (bottom - top)))
+    mx, my = int(round(MARGIN_X * (bottom - top))), int(round(margin * (bottom - top)))
     return max(0, x0 - mx), max(0, top - my), min(shape[1], x1 + mx), min(shape[0], bottom + my)
 
 
@@ -252,11 +289,10 @@ def choose_lines(reader: StringReader, gray: np.ndarray, seg, found: list, lines
         if not boxes or _more_than_one_row(boxes):
             out.extend(current)  # a crop of two rows of writing is no line to read
             continue
-        x0, y0, x1, y1 = line_crop([(b.x, b.y, b.w, b.h) for b in boxes], gray.shape)
+        reading, (x0, y0, x1, y1) = reader.read_line(gray, [(b.x, b.y, b.w, b.h) for b in boxes], seg.inverted)
         crop = gray[y0:y1, x0:x1]
         if seg.inverted:
             crop = 255 - crop
-        reading = reader.read(crop)
         if not forced:
             shown = [float(p[:10].max()) for _, p, _ in current if p[:10].max() >= min_confidence]
             if not reading.text or not strings_preferred(choice, np.log(np.maximum([d.confidence for d in reading.digits], 1e-6)),

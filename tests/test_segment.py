@@ -90,6 +90,16 @@ def test_lines_are_grouped_and_ordered_left_to_right():
     assert [r.line for r in ordered] == [0, 0, 0, 1, 1]
 
 
+def test_two_columns_of_writing_are_two_lines_but_spaced_digits_one():
+    def row(xs, y=100):
+        return [Region(Box(x, y, 20, 40), (x,)) for x in xs]
+    ordered = order_lines(row([20, 45, 70, 95]) + row([300, 325, 350]) + row([20, 45, 70], 200) + row([400], 200))
+    assert [(r.labels[0], r.line) for r in ordered] == [(20, 0), (45, 0), (70, 0), (95, 0), (300, 1), (325, 1),
+                                                        (350, 1), (20, 2), (45, 2), (70, 2), (400, 3)]
+    spaced = order_lines(row([20, 140, 260, 380]))  # digits written 3 heights apart: still one line
+    assert {r.line for r in spaced} == {0}
+
+
 def test_fragments_stacked_in_one_column_merge_but_neighbours_do_not():
     regions = [Region(Box(10, 10, 20, 15), (1,)), Region(Box(12, 28, 18, 22), (2,)),  # one digit in two
                Region(Box(45, 10, 20, 40), (3,))]
@@ -147,7 +157,7 @@ def test_stray_slivers_go_but_ones_beside_digits_stay():
     hairline = Region(Box(220, 110, 2, 22), (4,))       # thinner than any pen, short: goes
     apart = Region(Box(400, 105, 6, 24), (5,))          # short, far from the line: goes
     alone = Region(Box(100, 300, 5, 20), (6,))          # a short scrap in a line of its own: goes
-    kept = drop_small_in_line(order_lines(digits + [one, hairline, apart, alone]), dh)
+    kept = drop_small_in_line(order_lines(digits + [one, hairline, apart, alone], columns=False), dh)
     assert sorted(r.labels[0] for r in kept) == [0, 1, 2, 3]
 
 

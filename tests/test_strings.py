@@ -8,7 +8,7 @@ import pytest
 
 from livedigits import Recognizer
 from livedigits.classify import ModelError
-from livedigits.strings import (BLANK, HEIGHT, StringReader, ctc_greedy, default_string_model_path, digit_boxes,
+from livedigits.strings import (BLANK, CROPS, HEIGHT, StringReader, ctc_greedy, default_string_model_path, digit_boxes,
                                 line_crop, line_input, strings_preferred)
 
 
@@ -49,6 +49,12 @@ def test_digit_boxes_follow_the_alignment_and_the_ink():
 def test_line_crop_adds_margins_inside_the_picture():
     assert line_crop([(10, 10, 20, 30), (40, 12, 20, 30)], (100, 200)) == (4, 6, 66, 46)
     assert line_crop([(0, 0, 10, 10)], (10, 10)) == (0, 0, 10, 10)
+
+
+def test_line_crop_cuts_long_tails_at_the_reach():
+    row = [(10, 20, 20, 30), (40, 20, 20, 30), (70, 20, 20, 30), (100, 20, 20, 75)]  # the last: a long tail
+    assert line_crop(row, (200, 200), reach=0.0, margin=0.0) == (4, 20, 126, 50)  # 0.2 x 30 sideways
+    assert line_crop(row, (200, 200), reach=0.5, margin=0.0) == (1, 20, 129, 65)
 
 
 def test_choice_weighs_both_readings_confidences():
@@ -93,6 +99,27 @@ def test_shipped_string_model_reads_overlapping_mnist_strings(mnist):
     framed = [cv2.copyMakeBorder(line, 20, 20, 20, 20, cv2.BORDER_CONSTANT, value=255) for line in lines]
     exact_cut = sum(digits.recognize(picture).text == s for picture, s in zip(framed, strings))
     assert exact >= 6 and exact >= exact_cut
+
+
+@needs_model
+def test_lines_read_together_as_alone_and_crops_vote(mnist):
+    reader = StringReader()
+    lines = [_written_line(mnist, s, 4, i) for i, s in enumerate(["2024", "31415926", "7"])]
+    together = reader.read_all(lines)
+    assert [r.text for r in together] == [reader.read(line).text for line in lines]
+    # padded to the widest with paper: the last frames see a little more blank, nothing else changes
+    assert [r.score for r in together] == pytest.approx([reader.read(line).score for line in lines], abs=1e-2)
+    page = np.full((100, 300), 255, np.uint8)
+    page[30:70, 20:20 + lines[1].shape[1]] = lines[1]
+    box = (32, 36, lines[1].shape[1] - 24, 28)
+    reading, (x0, y0, x1, y1) = reader.read_line(page, [box])
+    assert x0 < box[0] < box[0] + box[2] < x1 and y0 <= box[1] < box[1] + box[3] <= y1
+    readings = reader.read_all([page[y0:y1, x0:x1] for x0, y0, x1, y1 in
+                                (line_crop([box], page.shape, r, m) for r, m in CROPS)])
+    assert sum(r.text == reading.text for r in readings) == max(
+        sum(r.text == t.text for r in readings) for t in readings)  # the majority's reading
+    inverted, _ = reader.read_line(255 - page, [box], inverted=True)
+    assert inverted.text == reading.text
 
 
 @needs_model
