@@ -19,7 +19,7 @@ import json
 import os
 import sys
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -290,17 +290,40 @@ def choose_lines(reader: StringReader, gray: np.ndarray, seg, found: list, lines
             out.extend(current)  # a crop of two rows of writing is no line to read
             continue
         reading, (x0, y0, x1, y1) = reader.read_line(gray, [(b.x, b.y, b.w, b.h) for b in boxes], seg.inverted)
-        crop = gray[y0:y1, x0:x1]
-        if seg.inverted:
-            crop = 255 - crop
         if not forced:
             shown = [float(p[:10].max()) for _, p, _ in current if p[:10].max() >= min_confidence]
             if not reading.text or not strings_preferred(choice, np.log(np.maximum([d.confidence for d in reading.digits], 1e-6)),
                                                          np.log(np.maximum(shown, 1e-6))):
                 out.extend(current)
                 continue
-        for digit, (bx, by, bw, bh) in zip(reading.digits, digit_boxes(reading, ink_of(crop))):
-            box = Box(int(round((x0 + bx) * scale)), int(round((y0 + by) * scale)),
-                      max(1, int(round(bw * scale))), max(1, int(round(bh * scale))))
+        # each digit's box is looked for in the whole line, tall strokes the crop read may have cut included
+        left, top = min(x0, min(b.x for b in boxes)), min(y0, min(b.y for b in boxes))
+        right, bottom = max(x1, max(b.x2 for b in boxes)), max(y1, max(b.y2 for b in boxes))
+        crop = gray[top:bottom, left:right]
+        if seg.inverted:
+            crop = 255 - crop
+        shifted = replace(reading, digits=tuple(replace(d, x0=d.x0 + x0 - left, x1=d.x1 + x0 - left) for d in reading.digits))
+        found_boxes = [Box(int(round((left + bx) * scale)), int(round((top + by) * scale)),
+                           max(1, int(round(bw * scale))), max(1, int(round(bh * scale))))
+                       for bx, by, bw, bh in digit_boxes(shifted, ink_of(crop))]
+        for digit, box in zip(reading.digits, own_boxes(found_boxes, [b for b, _, _ in current])):
             out.append((box, np.asarray(digit.probabilities, np.float32), line))
+    return out
+
+
+def own_boxes(boxes: list, pieces: list) -> list:
+    """The string reader's digit ``boxes`` with each one that shares most of its columns with one
+    piece cut-and-classify found (a blob or a cut of one), and that piece with no other digit,
+    replaced by the piece's box: the piece follows the digit's ink, where the alignment's columns
+    may take in a neighbour's strokes (a narrow 1 beside a wide 0). Digits sharing a piece
+    (touching digits) keep their alignment boxes."""
+    def shared(a, b) -> bool:
+        return min(a.x2, b.x2) - max(a.x, b.x) >= 0.5 * min(a.w, b.w)
+
+    out = []
+    for box in boxes:
+        mine = [piece for piece in pieces if shared(box, piece)]
+        if len(mine) == 1 and sum(shared(other, mine[0]) for other in boxes) == 1:
+            box = mine[0]
+        out.append(box)
     return out

@@ -9,7 +9,7 @@ import pytest
 from livedigits import Recognizer
 from livedigits.classify import ModelError
 from livedigits.strings import (BLANK, CROPS, HEIGHT, StringReader, ctc_greedy, default_string_model_path, digit_boxes,
-                                line_crop, line_input, strings_preferred)
+                                line_crop, line_input, own_boxes, strings_preferred)
 
 
 def frames(labels: list[int], sure: float = 0.9) -> np.ndarray:
@@ -55,6 +55,14 @@ def test_line_crop_cuts_long_tails_at_the_reach():
     row = [(10, 20, 20, 30), (40, 20, 20, 30), (70, 20, 20, 30), (100, 20, 20, 75)]  # the last: a long tail
     assert line_crop(row, (200, 200), reach=0.0, margin=0.0) == (4, 20, 126, 50)  # 0.2 x 30 sideways
     assert line_crop(row, (200, 200), reach=0.5, margin=0.0) == (1, 20, 129, 65)
+
+
+def test_digit_boxes_take_the_piece_they_alone_cover():
+    from livedigits.segment import Box
+    pieces = [Box(0, 0, 30, 40), Box(40, 0, 8, 40), Box(60, 0, 60, 40)]  # a 0, a narrow 1, two touching digits
+    boxes = [Box(2, 2, 26, 36), Box(30, 1, 20, 38), Box(60, 2, 30, 36), Box(90, 2, 30, 36)]
+    assert own_boxes(boxes, pieces) == [pieces[0], pieces[1], boxes[2], boxes[3]]
+    assert own_boxes(boxes[:1], []) == boxes[:1]
 
 
 def test_choice_weighs_both_readings_confidences():
