@@ -203,15 +203,14 @@ class StringReader:
         """The line of the picture ``gray`` made of these (x, y, w, h) boxes, read in each of the
         ``CROPS`` (one call of the network) -> (the reading most crops agree on, the most sure of
         them on a tie; its crop (x0, y0, x1, y1), whose columns the reading's digits refer to)."""
-        # a row without tall strokes gives the same crop for several reaches: read it once, count it each time
-        windows = Counter(line_crop(boxes, gray.shape, reach, margin) for reach, margin in CROPS)
+        # every crop is read even where a row without tall strokes gives the same crop for several
+        # reaches: a batch of always the same size keeps the interpreters to one per padded width
+        windows = [line_crop(boxes, gray.shape, reach, margin) for reach, margin in CROPS]
         crops = [gray[y0:y1, x0:x1] for x0, y0, x1, y1 in windows]
         readings = self.read_all([255 - crop if inverted else crop for crop in crops])
-        votes: Counter = Counter()
-        for reading, count in zip(readings, windows.values()):
-            votes[reading.text] += count
+        votes = Counter(reading.text for reading in readings)
         best = max(range(len(readings)), key=lambda i: (votes[readings[i].text], readings[i].score))
-        return readings[best], list(windows)[best]
+        return readings[best], windows[best]
 
 
 def digit_boxes(reading: StringReading, ink: np.ndarray, level: float = 0.4) -> list[tuple[int, int, int, int]]:
