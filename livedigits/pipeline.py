@@ -92,15 +92,17 @@ class Recognizer:
         clock = time.perf_counter
         started = clock()
         # Grids are looked for and read on the page reader's working copy (a 12 MP photo shrunk
-        # once, for both); a grid is read cell by cell, the rest of the picture as a page.
+        # once, for both); a grid is read cell by cell, the rest of the picture as a page. Only
+        # a picture where the page reader saw long straight lines is searched (most frames hold
+        # none), and one holding a grid is read again as a page with the grids covered.
         picture = to_gray(image)
         shrink = working_scale(picture.shape)
         work = at_working_scale(picture)[0] if shrink < 1 else picture
-        grids = find_grids(work)
+        seg = segment(work, inverted=inverted)  # grey already: segment does not convert the frame again
+        grids = find_grids(work) if seg.lined else []
         if grids:
             grids, cell_digits = read_grids(work, grids, self.classifier.predict, 1 / min(shrink, 1.0))
-            work = outside_grids(work, grids, min(shrink, 1.0))
-        seg = segment(work, inverted=inverted)  # grey already: segment does not convert the frame again
+            seg = segment(outside_grids(work, grids, min(shrink, 1.0)), inverted=inverted)
         if shrink < 1:
             seg.scale = shrink  # segment saw the working copy: boxes go back to the picture's pixels
         segmented = clock()
@@ -166,7 +168,7 @@ class Recognizer:
             kept.append((seg.to_input(box), digit, confidence, line, _top3(probs), probs))
         renumber = {old: new for new, old in enumerate(sorted({k[3] for k in kept}))}
         kept.sort(key=lambda k: (renumber[k[3]], k[0].x))
-        return Reading([Digit(b.x, b.y, b.w, b.h, d, c, renumber[line], top3, tuple(float(p) for p in probs))
+        return Reading([Digit(b.x, b.y, b.w, b.h, d, c, renumber[line], top3, tuple(probs.tolist()))
                         for b, d, c, line, top3, probs in kept], inverted=seg.inverted)
 
     def _with_grids(self, reading: Reading, grids: list[Grid], cell_digits) -> Reading:

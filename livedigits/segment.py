@@ -20,11 +20,15 @@ MIN_DIGIT_SIDE = 0.018   # smallest digit height, as a share of the working imag
 NOISE_COMPONENTS_PER_MP = 5000
 MANY_PIECES = 300            # past this many components, statistics over the pixels beat contours
 SPARSE_INK = 0.15            # below this share of ink pixels, statistics from the ink pixels alone
+MOSTLY_ZEROS = 0.3           # below this share of non-zero pixels, a histogram counts them alone
 LINE_LEVEL = 0.75           # lines are looked for in ink above this share of the faint level
 LINE_INK_CONTRAST = 2.0     # on a line, ink this many times darker than the line is writing
 LINE_INK_SHARE = 0.75       # the line's darkness: this percentile of its pixels (its core, not its blurred edges)
 TILTED_LINE_STRETCH = 70    # px: a line tilted by 4 degrees drifts 5 px (the band) over this
 HALF_SIZE_LINE_SEARCH = 600  # px (shorter side): from here lines are looked for at half resolution
+WEB_SHARE = 0.09             # a component this long (share of the longer side) and ...
+WEB_MIN_SIDE = 12            # ... this wide (px), mostly hollow, with holes of half this side ...
+WEB_HOLES = 3                # ... at least this many, may be a grid: the picture is searched for one
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,9 @@ class Segmentation:
     regions: list[Region] = field(default_factory=list)
     digit_height: float = 0.0  # typical digit height at working scale (0 when nothing found)
     inverted: bool = False     # True when the input was light ink on a dark background
+    # May the picture hold long straight lines (ruled paper, a grid, a form's boxes)? False only
+    # when the line search looked and saw none: the recogniser then skips the search for grids.
+    lined: bool = True
 
     def crop(self, region: Region, columns: tuple[int, int] | None = None) -> np.ndarray:
         """Ink of the region's own components only (neighbours that intrude on the box are masked out)."""
@@ -71,7 +78,7 @@ class Segmentation:
         x0, x1 = (b.x, b.x2) if columns is None else columns
         labels = self.label_image[b.y:b.y2, x0:x1]
         keep = labels == region.labels[0] if len(region.labels) == 1 else np.isin(labels, region.labels)
-        return np.where(keep, self.ink[b.y:b.y2, x0:x1], 0).astype(np.uint8)
+        return np.where(keep, self.ink[b.y:b.y2, x0:x1], np.uint8(0))
 
     def to_input(self, box: Box) -> Box:
         s = self.scale
@@ -212,7 +219,7 @@ def ink_map(gray: np.ndarray, uniform_paper: bool = False, polarity: bool = True
     # clipping and rounding in one pass, several times faster than float numpy on a whole frame
     ink = cv2.divide(cv2.subtract(background, gray), cv2.max(background, 16), scale=255)
     if page is not None:
-        ink[cv2.resize(page, (w, h), interpolation=cv2.INTER_NEAREST) == 0] = 0
+        ink = cv2.multiply(ink, cv2.resize(page, (w, h), interpolation=cv2.INTER_NEAREST))  # page is 0/1
     return ink, inverted
 
 
@@ -318,10 +325,23 @@ def filled(contours: list[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
     return out
 
 
+def _histogram(image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """256 counts of a contiguous uint8 image's levels (under ``mask``). An ink map is mostly
+    zeros, and counting one bin over and over stalls a histogram: its non-zero pixels are counted
+    with the image as its own mask, and the zeros are what is left (half the time on a frame;
+    where fewer pixels are zero, the mask's own cost outweighs what it saves)."""
+    inked = cv2.countNonZero(image) if mask is None else image.size
+    if inked > MOSTLY_ZEROS * image.size:
+        return cv2.calcHist([image], [0], mask, [256], [0, 256]).ravel()
+    counts = cv2.calcHist([image], [0], image, [256], [0, 256]).ravel()
+    counts[0] = image.size - inked
+    return counts
+
+
 def _otsu(image: np.ndarray, mask: np.ndarray | None = None) -> float:
     """Otsu's threshold of a uint8 image (of its pixels under ``mask``), from the histogram: the
     same level as OpenCV's THRESH_OTSU, without copying the masked pixels out."""
-    counts = cv2.calcHist([np.ascontiguousarray(image)], [0], mask, [256], [0, 256]).ravel().astype(np.float64)
+    counts = _histogram(np.ascontiguousarray(image), mask).astype(np.float64)
     levels = np.arange(256, dtype=np.float64)
     below, below_sum = np.cumsum(counts), np.cumsum(counts * levels)
     total, total_sum = below[-1], below_sum[-1]
@@ -348,13 +368,34 @@ def ink_levels(ink: np.ndarray, floor: float = MIN_INK_CONTRAST * 255) -> tuple[
     return threshold, faint
 
 
+@dataclass
+class _Pieces:
+    """The 8-connected pieces of a mask: their number (the background counted, as labelling
+    counts) and whichever of the labelling or the outer contours gave it."""
+    count: int
+    labels: np.ndarray | None = None
+    contours: list | None = None
+
+
+def _pieces(mask: np.ndarray) -> _Pieces:
+    """Counted by their outer contours, a third of the cost of labelling on a page; but tracing
+    costs a hundred times the labelling on noise, so a strip across the middle is labelled first,
+    and a crowded one has the whole mask labelled as before."""
+    h = mask.shape[0]
+    strip = mask[h // 2 - h // 16:h // 2 + h // 16 + 1]
+    if _too_many_pieces(_label(strip)[0], strip, factor=0.5):
+        return _Pieces(*_label(mask))
+    contours = outer_contours(mask)
+    return _Pieces(len(contours) + 1, contours=contours)
+
+
 def binarize(ink: np.ndarray, grow_steps: int = 8, levels: tuple[float, float] | None = None,
-             sure: np.ndarray | None = None, sure_labelled: tuple[int, np.ndarray] | None = None,
+             sure: np.ndarray | None = None, sure_pieces: _Pieces | None = None,
              keep_out: np.ndarray | None = None) -> np.ndarray:
     """Ink above the sure level, with hysteresis: strokes grow from the sure pixels into fainter
     ones next to them, so a pen that skipped does not break a 0 into two halves (the fainter level
-    alone would catch noise). ``sure`` and its (count, labels) may be given when known; nothing
-    grows into ``keep_out`` (erased lines)."""
+    alone would catch noise). ``sure`` and its pieces may be given when known; nothing grows into
+    ``keep_out`` (erased lines)."""
     threshold, faint = levels or ink_levels(ink)
     sure = _above(ink, threshold) if sure is None else sure
     if grow_steps <= 0 or not cv2.countNonZero(sure):
@@ -362,16 +403,18 @@ def binarize(ink: np.ndarray, grow_steps: int = 8, levels: tuple[float, float] |
     # Grow only from pieces already the size of a stroke: specks (the darker crossings of a faint
     # grid, paper grain) would otherwise grow along faint lines into dashes and "1"s.
     seed_side = max(6, int(MIN_DIGIT_SIDE * min(ink.shape)))
-    count, labels = sure_labelled or _label(sure)
+    pieces = sure_pieces or _pieces(sure)
+    count = pieces.count
     if _too_many_pieces(count, sure, factor=4):
         return sure  # noise: nothing here is worth growing, and the frame will be rejected
     if count > MANY_PIECES:  # statistics over the pixels beat one contour per piece
-        labels, stats = piece_stats(sure, (count, labels))
+        labelled = (count, pieces.labels) if pieces.labels is not None else _label(sure)
+        labels, stats = piece_stats(sure, labelled)
         is_seed = stats[:, 2:4].max(axis=1) >= seed_side
         is_seed[0] = False
         grown = np.take(np.where(is_seed, 255, 0).astype(np.uint8), labels)
     else:
-        contours = outer_contours(sure)
+        contours = pieces.contours if pieces.contours is not None else outer_contours(sure)
         seeds = [c for c, (_, _, w, h) in zip(contours, bounding_boxes(contours)) if max(w, h) >= seed_side]
         grown = cv2.bitwise_and(filled(seeds, sure.shape), sure)
     allowed = _above(ink, faint)
@@ -400,9 +443,17 @@ def remove_lines(mask: np.ndarray, min_length: int, min_length_vertical: int | N
     (a digit's stroke crossing a faint grid) are kept. Returns the cleaned mask and the erased
     line pixels.
     """
+    cleaned, removed, _ = _remove_lines(mask, min_length, min_length_vertical, source, ink)
+    return (mask.copy() if cleaned is mask else cleaned), removed
+
+
+def _remove_lines(mask: np.ndarray, min_length: int, min_length_vertical: int | None, source: np.ndarray | None,
+                  ink: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, bool]:
+    """``remove_lines``, and whether any line was seen in the source (erased or not: a faint
+    ruling lies under the mask's level, yet it is a line). Where nothing is erased the cleaned
+    mask is ``mask`` itself, not a copy."""
     source = mask if source is None else source
-    cleaned = mask.copy()
-    removed = np.zeros_like(mask)
+    cleaned, removed, seen = mask, None, False  # copies made once a line is found: most frames have none
     # On a big frame lines are found at half resolution (a block with any ink is ink: a 1-px line
     # survives), a quarter of the pixels for every pass; they are erased at full resolution.
     factor = 2 if min(mask.shape) >= HALF_SIZE_LINE_SEARCH else 1
@@ -426,6 +477,7 @@ def remove_lines(mask: np.ndarray, min_length: int, min_length_vertical: int | N
         lines = _thin_only(lines, view, length, factor)
         if not cv2.countNonZero(lines):
             continue
+        seen = True
         if not horizontal:
             lines = cv2.transpose(lines)
         if ink is not None:
@@ -441,11 +493,11 @@ def remove_lines(mask: np.ndarray, min_length: int, min_length_vertical: int | N
         if not cv2.countNonZero(lines):
             continue
         cleaned = cv2.subtract(cleaned, lines)
-        removed = cv2.bitwise_or(removed, lines)
+        removed = lines if removed is None else cv2.bitwise_or(removed, lines)
         bridge = (1, 11) if horizontal else (11, 1)  # kernel (w, h) across the erased band
         bridged = cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, np.ones(bridge[::-1], np.uint8))
         cv2.copyTo(bridged, lines, cleaned)  # only across the erased band
-    return cleaned, removed
+    return cleaned, (np.zeros_like(mask) if removed is None else removed), seen
 
 
 def _has_long_lines(mask: np.ndarray, length: int) -> bool:
@@ -490,6 +542,26 @@ def _thin_only(lines: np.ndarray, mask: np.ndarray, min_length: int = 0, factor:
         if length >= min_length and thickness <= max((4 + factor) / factor, 0.035 * length + (factor - 1) / factor):
             keep.append(contour)
     return cv2.bitwise_and(filled(keep, lines.shape), lines)
+
+
+def _may_be_web(labels: np.ndarray, ids: np.ndarray, stats: np.ndarray) -> bool:
+    """Is any component large and hollow enough to be a web of lines (a grid, a row of boxes):
+    long, mostly empty, with a few cell-sized holes? Its lines may be too long for the line
+    search, which measures them against a digit height that the web, taken for writing, set."""
+    h, w = labels.shape
+    sides = stats[:, 2:4]
+    big = (sides.max(axis=1) >= WEB_SHARE * max(h, w)) & (sides.min(axis=1) >= WEB_MIN_SIDE)
+    for index in np.flatnonzero(big & (stats[:, 4] < 0.5 * sides[:, 0] * sides[:, 1])):
+        x, y, bw, bh = (int(v) for v in stats[index, :4])
+        own = (labels[y:y + bh, x:x + bw] == ids[index]).astype(np.uint8)
+        contours, hierarchy = cv2.findContours(own, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+        if hierarchy is None:
+            continue
+        holes = sum(1 for c, link in zip(contours, hierarchy[0])
+                    if link[3] >= 0 and min(cv2.boundingRect(c)[2:]) >= WEB_MIN_SIDE // 2)
+        if holes >= WEB_HOLES:
+            return True
+    return False
 
 
 def _digit_like(stats: np.ndarray, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
@@ -580,21 +652,21 @@ def segment(image: np.ndarray, max_candidates: int = MAX_CANDIDATES, inverted: b
     ink, inverted = ink_map(gray, uniform_paper=scale > 2, inverted=inverted)
     levels = ink_levels(ink)
     sure = _above(ink, levels[0])
-    sure_labelled = _label(sure)
-    if _too_many_pieces(sure_labelled[0], sure, factor=4):  # noise: ten times more pieces than any page
+    sure_pieces = _pieces(sure)
+    if _too_many_pieces(sure_pieces.count, sure, factor=4):  # noise: ten times more pieces than any page
         return Segmentation(ink, sure, np.zeros(sure.shape, np.int32), scale, inverted=inverted)
     h, w = sure.shape
     min_side = max(6, int(MIN_DIGIT_SIDE * min(h, w)))
     page_long = max(4 * min_side, min(h, w) // 4)
     line_source = _above(ink, LINE_LEVEL * levels[1])
-    removed = None
+    removed, lined = None, False
     if min(h, w) >= HALF_SIZE_LINE_SEARCH and _has_long_lines(sure, page_long):
         # Lines as dark as the writing (a blank squared page, where the threshold falls to the
         # grid's level): erased before anything grows along them or they are labelled, which on
         # a whole grid costs more than the rest of the frame.
-        sure, removed = remove_lines(sure, page_long, page_long, source=line_source, ink=ink)
-        sure_labelled = _label(sure)
-    mask = binarize(ink, levels=levels, sure=sure, sure_labelled=sure_labelled, keep_out=removed)
+        sure, removed, lined = _remove_lines(sure, page_long, page_long, line_source, ink)
+        sure_pieces = _pieces(sure)
+    mask = binarize(ink, levels=levels, sure=sure, sure_pieces=sure_pieces, keep_out=removed)
     empty = Segmentation(ink, mask, np.zeros(mask.shape, np.int32), scale, inverted=inverted)
     if not cv2.countNonZero(mask):
         return empty
@@ -606,7 +678,7 @@ def segment(image: np.ndarray, max_candidates: int = MAX_CANDIDATES, inverted: b
     if labels is None:
         # Thousands of pieces, but not noise: a dark grid broken up by the threshold. Erase
         # lines running across the picture and look again.
-        mask, more_removed = remove_lines(mask, page_long, page_long, source=line_source, ink=ink)
+        mask, more_removed, lined = _remove_lines(mask, page_long, page_long, line_source, ink)
         removed = more_removed if removed is None else cv2.bitwise_or(removed, more_removed)
         labels, ids, stats = _components(mask, min_side)
         if labels is None:
@@ -616,6 +688,7 @@ def segment(image: np.ndarray, max_candidates: int = MAX_CANDIDATES, inverted: b
         # threshold): erasing lines only removes pixels, so it could not make one appear.
         return Segmentation(ink, mask, labels, scale, inverted=inverted)
     digit_height = _typical_height(*_digit_like(stats, h, w))
+    lined = lined or _may_be_web(labels, ids, stats)
     # Lines are judged against the writing: a 7's bar is shorter than 2.5 digit heights, and a
     # "1" is a vertical line one digit high, so vertical lines must be longer still. Without a
     # digit height yet (every digit touches a ruled line), only very long runs count.
@@ -623,14 +696,15 @@ def segment(image: np.ndarray, max_candidates: int = MAX_CANDIDATES, inverted: b
         long_h, long_v = int(max(2.5 * digit_height, 3 * min_side)), int(max(4 * digit_height, 4 * min_side))
     else:
         long_h = long_v = page_long
-    mask, more_removed = remove_lines(mask, long_h, long_v, source=line_source, ink=ink)
+    mask, more_removed, seen = _remove_lines(mask, long_h, long_v, line_source, ink)
+    lined = lined or seen
     removed = more_removed if removed is None else cv2.bitwise_or(removed, more_removed)
     if cv2.countNonZero(more_removed):
         labels, ids, stats = _components(mask, min_side)
         if labels is None:
             return empty
         digit_height = _typical_height(*_digit_like(stats, h, w)) or digit_height
-    segmentation = Segmentation(ink, mask, labels, scale, digit_height=digit_height, inverted=inverted)
+    segmentation = Segmentation(ink, mask, labels, scale, digit_height=digit_height, inverted=inverted, lined=lined)
     if ids.size == 0:
         return segmentation
     segmentation.regions = _digit_regions(labels, removed, ids, stats, digit_height, max_candidates)

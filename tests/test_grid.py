@@ -48,6 +48,14 @@ def test_every_printed_cell_of_a_sudoku_is_read_in_its_row_and_column(recognizer
     assert reading.lines == ["".join(t for t in row if t) for row in picture.table if any(row)]
 
 
+@pytest.mark.parametrize("rows, cols", [(9, 9), (1, 8)])
+def test_grids_filling_a_video_frame_are_found_by_the_recogniser(recognizer, rows, cols):
+    """At 640x480 a sudoku's web is as tall as the writing the page reader expects: the web
+    itself, not the line search, must tell the recogniser to look for a grid."""
+    picture = make_grid_picture(rows, cols, seed=3, cell=36, size=(640, 480))
+    assert [(g.rows, g.cols) for g in recognizer.recognize(picture.image).grids] == [(rows, cols)]
+
+
 def test_a_form_with_one_row_of_boxes_reads_each_box(recognizer):
     picture = make_grid_picture(1, 8, seed=4, fill=0.7, thick_every=0)
     grid, = recognizer.recognize(picture.image).grids

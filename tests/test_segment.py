@@ -3,8 +3,8 @@ import cv2
 import numpy as np
 import pytest
 
-from livedigits.segment import (Box, Region, drop_small_in_line, merge_fragments, order_lines, piece_stats, remove_lines,
-                                segment, to_gray)
+from livedigits.segment import (Box, Region, _histogram, _pieces, binarize, drop_small_in_line, ink_levels, ink_map,
+                                merge_fragments, order_lines, piece_stats, remove_lines, segment, to_gray)
 
 PAPER, INK = 225, 40
 
@@ -190,3 +190,42 @@ def test_big_frame_with_a_grid_as_dark_as_the_ink():
     found, seg = boxes(image)
     assert len(found) == 4
     assert all(b.w < 64 and b.h < 64 for b in found)  # each digit alone, no grid attached
+
+
+def test_only_pictures_with_lines_or_a_web_of_boxes_are_lined():
+    """The recogniser searches a picture for grids only when the page reader says it may hold one."""
+    assert not segment(put_text(page(480, 640), "1 2 3 4", (100, 250))).lined  # digits alone
+    ruled = put_text(page(480, 640), "1 2 3 4", (100, 250))
+    for y in range(60, 480, 60):
+        cv2.line(ruled, (0, y), (639, y), 150, 1)
+    assert segment(ruled).lined
+    boxes_form = page(480, 640)  # one row of five boxes, shorter than the line search looks for
+    for x in range(120, 521, 80):
+        cv2.line(boxes_form, (x, 200), (x, 280), INK, 2)
+    cv2.rectangle(boxes_form, (120, 200), (520, 280), INK, 2)
+    assert segment(boxes_form).lined
+
+
+@pytest.mark.parametrize("picture", ["page", "noise"])
+def test_pieces_counted_by_contours_or_labels_agree_and_grow_the_same_strokes(picture):
+    rng = np.random.default_rng(3)
+    image = put_text(page(480, 640), "5 0 8", (120, 260)) if picture == "page" else \
+        rng.integers(0, 256, (480, 640), dtype=np.uint8)
+    ink, _ = ink_map(image)
+    levels = ink_levels(ink)
+    sure = cv2.threshold(ink, levels[0], 255, cv2.THRESH_BINARY)[1]
+    labelled = cv2.connectedComponents(sure, connectivity=8, ltype=cv2.CV_32S)
+    pieces = _pieces(sure)
+    assert pieces.count == labelled[0]
+    assert (pieces.contours is None) == (picture == "noise")  # noise is labelled, never traced
+    assert np.array_equal(binarize(ink, levels=levels, sure=sure, sure_pieces=pieces),
+                          binarize(ink, levels=levels, sure=sure, sure_pieces=type(pieces)(*labelled)))
+
+
+@pytest.mark.parametrize("zeros", [0.0, 0.5, 0.9, 1.0])
+def test_histogram_of_a_mostly_blank_ink_map_equals_opencv(zeros):
+    rng = np.random.default_rng(4)
+    image = rng.integers(0, 256, (120, 160), dtype=np.uint8)
+    image[rng.random(image.shape) < zeros] = 0
+    expected = cv2.calcHist([image], [0], None, [256], [0, 256]).ravel()
+    assert np.array_equal(_histogram(image, None), expected)
