@@ -88,7 +88,7 @@ class Recognizer:
     # -- pictures with many digits -------------------------------------------------------------
     def recognize(self, image: np.ndarray, timings: dict | None = None, inverted: bool | None = None) -> Reading:
         """Every digit in ``image``. Pass a dict as ``timings`` to get seconds per stage added to it
-        (segment, normalise, classify): the benchmark uses this. ``inverted`` says whether the ink
+        (segment, grids, normalise, classify, strings): the benchmark uses this. ``inverted`` says whether the ink
         is lighter than the paper (a video holds its page's polarity); by default each picture decides."""
         clock = time.perf_counter
         started = clock()
@@ -100,6 +100,7 @@ class Recognizer:
         shrink = working_scale(picture.shape)
         work = at_working_scale(picture)[0] if shrink < 1 else picture
         seg = segment(work, inverted=inverted)  # grey already: segment does not convert the frame again
+        paged = clock()
         grids = find_grids(work) if seg.lined else []
         if grids:
             grids, cell_digits = read_grids(work, grids, self.classifier.predict, 1 / min(shrink, 1.0))
@@ -154,19 +155,26 @@ class Recognizer:
         if timings is not None:
             if self.string_reader is not None:
                 timings["strings"] = timings.get("strings", 0.0) + strings_s
-            timings["segment"] = timings.get("segment", 0.0) + segmented - started
+            timings["segment"] = timings.get("segment", 0.0) + paged - started
+            timings["grids"] = timings.get("grids", 0.0) + segmented - paged
             timings["normalise"] = timings.get("normalise", 0.0) + normalise_s
             timings["classify"] = timings.get("classify", 0.0) + classify_s
         return reading
 
     def _reading(self, seg: Segmentation, found: list[tuple[Box, np.ndarray, int]]) -> Reading:
+        if not found:
+            return Reading([], inverted=seg.inverted)
+        # every candidate's digit, confidence and top three at once, not one small array at a time
+        table = np.stack([probs for _, probs, _ in found])
+        digits = table[:, :NUM_DIGITS].argmax(axis=1)
+        confidences = table[np.arange(len(found)), digits]
+        top3 = np.argsort(table[:, :NUM_DIGITS], axis=1)[:, ::-1][:, :3]
         kept = []
-        for box, probs, line in found:
-            digit = int(np.argmax(probs[:NUM_DIGITS]))
-            confidence = float(probs[digit])
+        for (box, probs, line), digit, confidence, best in zip(found, digits.tolist(), confidences.tolist(), top3.tolist()):
             if confidence < self.min_confidence:
                 continue
-            kept.append((seg.to_input(box), digit, confidence, line, _top3(probs), probs))
+            kept.append((seg.to_input(box), digit, confidence, line,
+                         tuple((d, round(float(probs[d]), 4)) for d in best), probs))
         renumber = {old: new for new, old in enumerate(sorted({k[3] for k in kept}))}
         kept.sort(key=lambda k: (renumber[k[3]], k[0].x))
         return Reading([Digit(b.x, b.y, b.w, b.h, d, c, renumber[line], top3, tuple(probs.tolist()))

@@ -667,13 +667,16 @@ def segment(image: np.ndarray, max_candidates: int = MAX_CANDIDATES, inverted: b
         sure, removed, lined = _remove_lines(sure, page_long, page_long, line_source, ink)
         sure_pieces = _pieces(sure)
     mask = binarize(ink, levels=levels, sure=sure, sure_pieces=sure_pieces, keep_out=removed)
-    empty = Segmentation(ink, mask, np.zeros(mask.shape, np.int32), scale, inverted=inverted)
+
+    def empty(mask: np.ndarray = mask) -> Segmentation:  # this mask, made only where returned
+        return Segmentation(ink, mask, np.zeros(mask.shape, np.int32), scale, inverted=inverted)
+
     if not cv2.countNonZero(mask):
-        return empty
+        return empty()
 
     labelled = _label(mask)
     if _too_many_pieces(labelled[0], mask, factor=4):
-        return empty  # noise: ten times more pieces than any page
+        return empty()  # noise: ten times more pieces than any page
     labels, ids, stats = _components(mask, min_side, labelled)
     if labels is None:
         # Thousands of pieces, but not noise: a dark grid broken up by the threshold. Erase
@@ -682,7 +685,7 @@ def segment(image: np.ndarray, max_candidates: int = MAX_CANDIDATES, inverted: b
         removed = more_removed if removed is None else cv2.bitwise_or(removed, more_removed)
         labels, ids, stats = _components(mask, min_side)
         if labels is None:
-            return empty
+            return empty()
     if ids.size == 0:
         # Nothing big enough for a digit (a blank page, or a grid broken into specks by the
         # threshold): erasing lines only removes pixels, so it could not make one appear.
@@ -702,7 +705,7 @@ def segment(image: np.ndarray, max_candidates: int = MAX_CANDIDATES, inverted: b
     if cv2.countNonZero(more_removed):
         labels, ids, stats = _components(mask, min_side)
         if labels is None:
-            return empty
+            return empty()
         digit_height = _typical_height(*_digit_like(stats, h, w)) or digit_height
     segmentation = Segmentation(ink, mask, labels, scale, digit_height=digit_height, inverted=inverted, lined=lined)
     if ids.size == 0:
