@@ -48,11 +48,13 @@ def test_every_printed_cell_of_a_sudoku_is_read_in_its_row_and_column(recognizer
     assert reading.lines == ["".join(t for t in row if t) for row in picture.table if any(row)]
 
 
-@pytest.mark.parametrize("rows, cols", [(9, 9), (1, 8)])
-def test_grids_filling_a_video_frame_are_found_by_the_recogniser(recognizer, rows, cols):
+@pytest.mark.parametrize("rows, cols, size, cell", [(9, 9, (640, 480), 36), (1, 8, (640, 480), 36),
+                                                    (9, 9, (2000, 1500), 100)])
+def test_grids_in_video_frames_and_photos_are_found_by_the_recogniser(recognizer, rows, cols, size, cell):
     """At 640x480 a sudoku's web is as tall as the writing the page reader expects: the web
-    itself, not the line search, must tell the recogniser to look for a grid."""
-    picture = make_grid_picture(rows, cols, seed=3, cell=36, size=(640, 480))
+    itself, not the line search, must tell the recogniser to look for a grid. A photo larger
+    than the page reader's working size is searched before it is read as a page."""
+    picture = make_grid_picture(rows, cols, seed=3, cell=cell, size=size)
     assert [(g.rows, g.cols) for g in recognizer.recognize(picture.image).grids] == [(rows, cols)]
 
 
