@@ -286,12 +286,14 @@ def choose_lines(reader: StringReader, gray: np.ndarray, seg, found: list, lines
     for line in sorted(lines):
         current = [f for f in found if f[2] == line]
         boxes = [seg.to_input(b) for b in regions_of.get(line, [])]
-        if not boxes or _more_than_one_row(boxes):
-            out.extend(current)  # a crop of two rows of writing is no line to read
+        shown = [float(p[:10].max()) for _, p, _ in current if p[:10].max() >= min_confidence]
+        if not boxes or _more_than_one_row(boxes) or not (shown or forced):
+            # a crop of two rows of writing is no line to read; nor a line where cut-and-classify
+            # saw no digit at all (a page's edge, a shadow, a speck: the string reader reads a 1 there)
+            out.extend(current)
             continue
         reading, (x0, y0, x1, y1) = reader.read_line(gray, [(b.x, b.y, b.w, b.h) for b in boxes], seg.inverted)
         if not forced:
-            shown = [float(p[:10].max()) for _, p, _ in current if p[:10].max() >= min_confidence]
             if not reading.text or not strings_preferred(choice, np.log(np.maximum([d.confidence for d in reading.digits], 1e-6)),
                                                          np.log(np.maximum(shown, 1e-6))):
                 out.extend(current)

@@ -131,6 +131,14 @@ def test_lines_read_together_as_alone_and_crops_vote(mnist):
 
 
 @needs_model
+def test_auto_leaves_lines_without_any_digit_to_cut_and_classify():
+    page = np.full((200, 300), 235, np.uint8)
+    page[40:160, 150:154] = 60  # a long thin stroke alone: a page edge or a shadow, not writing
+    picture = cv2.cvtColor(page, cv2.COLOR_GRAY2BGR)
+    assert Recognizer(reader="auto").recognize(picture).text == Recognizer(reader="digits").recognize(picture).text
+
+
+@needs_model
 def test_forced_string_reader_gives_every_digit_a_box(mnist):
     line = _written_line(mnist, "4096", 6, 1)
     page = np.full((120, line.shape[1] + 80), 255, np.uint8)
