@@ -164,8 +164,10 @@ def main(argv=None):
     add_mnist_option(parser)
     parser.add_argument("--frames", type=int, default=30, help="pages per case (default %(default)s)")
     parser.add_argument("--repeats", type=int, default=20, help="draws of each page (default %(default)s)")
-    parser.add_argument("--clip", type=int, default=30, help="frames of each page's hand-held clip (default %(default)s)")
-    parser.add_argument("--case", action="append", metavar="WxH:DIGITS", choices=[f"{w}x{h}:{n}" for (w, h), n in CASES],
+    parser.add_argument("--clip", type=int, default=30,
+                        help="frames of each page's hand-held clip (default %(default)s)")
+    parser.add_argument("--case", action="append", metavar="WxH:DIGITS",
+                        choices=[f"{w}x{h}:{n}" for (w, h), n in CASES],
                         help="only this frame size and digit count (repeatable; default: all of them)")
     args = parser.parse_args(argv)
     mnist = load_mnist_for(parser, args.mnist)
@@ -204,7 +206,8 @@ def main(argv=None):
         for clip in clips:
             cache = LayoutCache()
             broken += sum(len(collisions(cache.layout(reading.digits, size[0], size[1]))) for _, reading in clip)
-        video.append(f"| {size[0]}×{size[1]} | {digits} | **{t['moved'][0]:.3f}** ({t['moved'][1]:.3f}-{t['moved'][2]:.3f}) "
+        video.append(f"| {size[0]}×{size[1]} | {digits} "
+                     f"| **{t['moved'][0]:.3f}** ({t['moved'][1]:.3f}-{t['moved'][2]:.3f}) "
                      f"| {t['fresh'][0]:.3f} ({t['fresh'][1]:.3f}-{t['fresh'][2]:.3f}) "
                      f"| {t['moved'][0] / t['fresh'][0]:.2f} | {100 * moved:.0f} % | {broken} |")
     print(f"\nLive video: each page filmed for {args.clip} frames by a hand-held camera at 30 fps, drawn on the "

@@ -1,17 +1,19 @@
 """A video's last layout, moved with its digits onto the next frame instead of being made again.
 
 In a live video the same digits come back on every frame, a few pixels from where they were. Placing
-every label again is most of the drawing (about two thirds of it for 40 digits at 1280x720); moving the
-last layout along with its digits costs a small share of that, and keeps each label where it was rather
-than letting it hop between places from one frame to the next.
+every label again is most of the drawing (two thirds of it for 40 digits at 1280x720); moving the last
+layout along with its digits costs a fraction of that, and keeps each label where it was rather than
+letting it hop between places from one frame to the next.
 
-The layout is moved only when nothing that decided it has changed: the same frame size, options and
-sizes (label font, outline), the same digits on the same lines, each box within a few pixels of the
-size it had and of its place relative to the others when the layout was made, and texts as wide as
-before (a percentage going from 99 % to 100 % is wider). Each label moves with its own box, each line
-number with its line; the moved layout is then checked against every promise of a fresh one (no text
-over another or over a digit box, all inside the picture). Otherwise a fresh layout is made, and the
-frames after are compared with that one.
+A layout is moved only while what decided it holds: the same frame size and options, the same digits
+on the same lines, the font size within one step of the kept one (so that text does not flicker between
+two sizes while the camera's distance wavers), and each box within a few pixels of the size and of the
+place (relative to the others) it had when the layout was made. Each label moves with the edges of its
+own box it leans on, and shows the digit's percentage of this frame; each line number moves with its
+line; the FPS counter stays in its corner. The moved layout is then checked against every promise of a
+fresh one (no text over another text or a digit box, all inside the picture): a label that breaks one
+is placed again on its own around the others, and when that fails, or a line number or the counter
+would have to move, a fresh layout is made and the frames after follow that one.
 """
 from __future__ import annotations
 
@@ -20,31 +22,35 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from .placement import Banner, Label, Layout, TextBox, digit_boxes, layout, relabel, style_for, text_size
+
 _SCALE_STEP = 0.05  # style_for's font scales are multiples of this
 _MOST_PLACED_AGAIN = 8  # labels placed again in a moved layout; with more, a fresh layout costs little more
 
 
 class _Kept(NamedTuple):
-    """A fresh layout and what moving it needs, worked out once."""
+    """A layout (fresh, or moved with labels placed again) and what moving it needs, worked out once."""
     key: tuple
     plan: Layout
     boxes: np.ndarray     # the digit boxes it was made for, (n, 4)
+    anchor: np.ndarray    # those of the last fresh layout: how far boxes may move is counted from these
     labels: tuple         # per shown label: (index, place, font, text, shows %, top, height, the box edge it
                           # follows up and down, and across, whether it keeps its right end, that end's x,
                           # width, origin's offset from the top left)
     lines: tuple          # per banner: the indices of its line's digits
+    heights: set          # median digit heights known to keep its sizes
 
 
 class LayoutCache:
-    """The last fresh layout of one video or camera; the caller keeps one per video, like a tracker:
+    """The layout of one video or camera, carried from frame to frame; the caller keeps one per video,
+    like a tracker:
 
         cache = LayoutCache()
         for frame in frames:
             draw(frame, recognizer.recognize(frame), copy=False, cache=cache)
 
-    ``tolerance``: how far (as a share of the label height, at least 2 pixels) a box may have moved
-    relative to the others, or changed in size, since the layout was made. ``fresh`` and ``moved``
-    count the layouts made and reused."""
+    ``tolerance``: how far (a share of the label height, at least 2 pixels) a box may move away from
+    the mean move of all, or change in size, from where the fresh layout saw it. ``fresh`` and
+    ``moved`` count the layouts made and moved."""
 
     def __init__(self, tolerance: float = 0.25):
         self.tolerance = tolerance
@@ -72,23 +78,27 @@ class LayoutCache:
         kept = self._kept
         base = kept.plan
         heights = sorted(d.h for d in digits)
-        style = style_for(base.width, base.height, heights[len(heights) // 2])
-        # one step of the font scale either way keeps the kept sizes: text does not flicker between
-        # two sizes while the camera's distance wavers around a step
-        if style.box_thickness != base.style.box_thickness or \
-                abs(style.label.scale - base.style.label.scale) > _SCALE_STEP + 1e-6:
-            return None
+        middle = heights[len(heights) // 2]
+        if middle not in kept.heights:
+            style = style_for(base.width, base.height, middle)
+            # one step of the font scale either way keeps the kept sizes: text does not flicker between
+            # two sizes while the camera's distance wavers around a step
+            if style.box_thickness != base.style.box_thickness or \
+                    abs(style.label.scale - base.style.label.scale) > _SCALE_STEP + 1e-6:
+                return None
+            kept.heights.add(middle)
         style = base.style
         boxes = digit_boxes(digits, style)
         now = np.array(boxes, np.int64)
-        change = now - kept.boxes
-        # each box's move (of its centre) and its change of size, in whole pixels
-        move = (change[:, :2] + change[:, 2:]) // 2
-        grown = change[:, 2:] - change[:, :2]
+        # each box's move (of its centre) and change of size since the fresh layout, in whole pixels
+        since = now - kept.anchor
+        move = (since[:, :2] + since[:, 2:]) // 2
         allowed = max(2, int(self.tolerance * text_size("0", style.label)[1]))
-        if np.abs(grown).max() > allowed or np.abs(move - np.median(move, axis=0)).max() > allowed:
+        if np.abs(since[:, 2:] - since[:, :2]).max() > allowed or np.abs(move - move.mean(axis=0)).max() > allowed:
             return None
-        change, move = change.tolist(), move.tolist()
+        change = now - kept.boxes  # since the kept layout
+        move = ((change[:, :2] + change[:, 2:]) // 2).tolist()
+        change = change.tolist()
 
         labels, rects = list(base.labels), []
         for i, place, font, text, full, top, height, edge_y, edge, keeps_right, end, width, (ox, oy) in kept.labels:
@@ -111,9 +121,8 @@ class LayoutCache:
             rect = (old.rect[0] + dx, old.rect[1] + dy, old.rect[2] + dx, old.rect[3] + dy)
             leader = None if banner.leader is None else tuple((x + dx, y + dy) for x, y in banner.leader)
             marks = tuple(((x0 + dx, y0 + dy, x1 + dx, y1 + dy), i) for (x0, y0, x1, y1), i in banner.marks)
-            banners.append(Banner(banner.line, TextBox("".join(str(digits[i].digit) for i in members), rect,
-                                                       (old.origin[0] + dx, old.origin[1] + dy), old.font),
-                                  leader, marks))
+            banners.append(Banner(banner.line, TextBox(old.text, rect, (old.origin[0] + dx, old.origin[1] + dy),
+                                                       old.font), leader, marks))
             rects.append(rect)
 
         fps_box = None
@@ -140,10 +149,13 @@ class LayoutCache:
                 return None
             for i, place, box in found:
                 labels[i] = Label(i, place, box)
-        return Layout(base.width, base.height, style, boxes, tuple(labels), tuple(banners), fps_box)
+        plan = Layout(base.width, base.height, style, boxes, tuple(labels), tuple(banners), fps_box)
+        if clashing:  # the next frames start from these places (the fresh layout's boxes still bound the moves)
+            self._kept = _keep(kept.key, plan, digits, kept.anchor, kept.heights)
+        return plan
 
 
-def _keep(key: tuple, plan: Layout, digits) -> _Kept:
+def _keep(key: tuple, plan: Layout, digits, anchor: np.ndarray | None = None, heights: set | None = None) -> _Kept:
     """What moving ``plan`` needs: for each shown label, the edges of its box it follows. On each axis
     a label follows the edge it leans on (the near side's when beside, above or below the box; the edge
     it is aligned with when level with it; a label inside the top edge follows the top-left corner), and
@@ -166,8 +178,9 @@ def _keep(key: tuple, plan: Layout, digits) -> _Kept:
     members: dict = {}
     for i, d in enumerate(digits):
         members.setdefault(d.line, []).append(i)
-    return _Kept(key, plan, np.array(plan.boxes, np.int64).reshape(-1, 4), tuple(labels),
-                 tuple(tuple(members[banner.line]) for banner in plan.banners))
+    boxes = np.array(plan.boxes, np.int64).reshape(-1, 4)
+    return _Kept(key, plan, boxes, boxes if anchor is None else anchor, tuple(labels),
+                 tuple(tuple(members[banner.line]) for banner in plan.banners), set() if heights is None else heights)
 
 
 def _clashing(texts: np.ndarray, boxes: np.ndarray, width: int, height: int, labels: int, inside: list,

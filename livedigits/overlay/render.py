@@ -63,18 +63,21 @@ def _text(canvas: np.ndarray, box: TextBox, colour) -> None:
                     cv2.LINE_AA)
 
 
-_NESTED = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], np.int32)  # corners of a box moved k pixels out
+# a box's corners, back to the first, moved k pixels out for k = 1 (in for k = -1)
+_NESTED = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1], [-1, -1]], np.int32)
 
 
 def _outlines(canvas: np.ndarray, digits, colours: list, thickness: int) -> None:
     """Every box, ``thickness`` pixels wide on the digit's edges (t//2 of them outside, within the
-    layout's box): nested one-pixel outlines, all boxes of one colour in one OpenCV call."""
-    corners = np.array([(d.x, d.y, d.x + d.w, d.y, d.x + d.w, d.y + d.h, d.x, d.y + d.h) for d in digits],
-                       np.int32).reshape(-1, 4, 2)
-    nested = range(-((thickness - 1) // 2), thickness // 2 + 1)
+    layout's box): nested one-pixel outlines, each box's drawn as one path (from one outline to the
+    next is a one-pixel diagonal step between corners that both outlines cover), all boxes of one
+    colour in one OpenCV call."""
+    corners = np.array([(d.x, d.y, d.x + d.w, d.y, d.x + d.w, d.y + d.h, d.x, d.y + d.h, d.x, d.y) for d in digits],
+                       np.int32).reshape(-1, 1, 5, 2)
+    nested = np.arange(-((thickness - 1) // 2), thickness // 2 + 1, dtype=np.int32).reshape(1, -1, 1, 1)
+    paths = (corners + nested * _NESTED).reshape(len(digits), -1, 2)
     for colour in set(colours):
-        mine = corners[[c == colour for c in colours]]
-        cv2.polylines(canvas, np.concatenate([mine + k * _NESTED for k in nested]), True, colour, 1)
+        cv2.polylines(canvas, paths[[c == colour for c in colours]], False, colour, 1)
 
 
 def render(canvas: np.ndarray, digits, plan: Layout) -> np.ndarray:
