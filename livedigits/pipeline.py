@@ -95,19 +95,20 @@ class Recognizer:
         # Grids are looked for and read on the page reader's working copy (a 12 MP photo shrunk
         # once, for both); a grid is read cell by cell, the rest of the picture (grids covered)
         # as a page. A frame-sized picture is searched only where the page reader saw long
-        # straight lines or a web of boxes (most frames hold neither); a larger one, a photo,
-        # is searched first, the search being a small share of reading it.
+        # straight lines or a web of boxes (most frames hold neither; at a web it stops reading,
+        # since a grid will be covered); a larger one, a photo, is searched first, the search
+        # being a small share of reading it.
         picture = to_gray(image)
         shrink = working_scale(picture.shape)
         work = at_working_scale(picture)[0] if shrink < 1 else picture
         # grey already: segment does not convert the frame again
-        seg = segment(work, inverted=inverted) if shrink >= 1 else None
+        seg = segment(work, inverted=inverted, stop_at_web=True) if shrink >= 1 else None
         paged = clock()
         grids = find_grids(work) if seg is None or seg.lined else []
         if grids:
             grids, cell_digits = read_grids(work, grids, self.classifier.predict, 1 / min(shrink, 1.0))
             seg = segment(outside_grids(work, grids, min(shrink, 1.0)), inverted=inverted)
-        elif seg is None:
+        elif seg is None or not seg.complete:  # a photo, or a web that holds no grid
             searched = clock()
             seg = segment(work, inverted=inverted)
             paged += clock() - searched  # the page reading's time, not the search's

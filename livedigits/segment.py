@@ -29,6 +29,7 @@ HALF_SIZE_LINE_SEARCH = 600  # px (shorter side): from here lines are looked for
 WEB_SHARE = 0.09             # a component this long (share of the longer side) and ...
 WEB_MIN_SIDE = 12            # ... this wide (px), mostly hollow, with holes of half this side ...
 WEB_HOLES = 3                # ... at least this many, may be a grid: the picture is searched for one
+WEB_FILLS_VIEW = 0.97        # a web this share of the view's width and height is squared paper (as grid.FILLS_FRAME)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ class Segmentation:
     # May the picture hold long straight lines (ruled paper, a grid, a form's boxes)? False only
     # when the line search looked and saw none: the recogniser then skips the search for grids.
     lined: bool = True
+    # False when segment stopped at a web of boxes (``stop_at_web``): no regions were looked for
+    complete: bool = True
 
     def crop(self, region: Region, columns: tuple[int, int] | None = None) -> np.ndarray:
         """Ink of the region's own components only (neighbours that intrude on the box are masked out)."""
@@ -544,13 +547,15 @@ def _thin_only(lines: np.ndarray, mask: np.ndarray, min_length: int = 0, factor:
     return cv2.bitwise_and(filled(keep, lines.shape), lines)
 
 
-def _may_be_web(labels: np.ndarray, ids: np.ndarray, stats: np.ndarray) -> bool:
+def _may_be_web(labels: np.ndarray, ids: np.ndarray, stats: np.ndarray) -> str | None:
     """Is any component large and hollow enough to be a web of lines (a grid, a row of boxes):
     long, mostly empty, with a few cell-sized holes? Its lines may be too long for the line
-    search, which measures them against a digit height that the web, taken for writing, set."""
+    search, which measures them against a digit height that the web, taken for writing, set.
+    "inside" for a web within the view, "filling" for one across all of it (squared paper), or None."""
     h, w = labels.shape
     sides = stats[:, 2:4]
     big = (sides.max(axis=1) >= WEB_SHARE * max(h, w)) & (sides.min(axis=1) >= WEB_MIN_SIDE)
+    found = None
     for index in np.flatnonzero(big & (stats[:, 4] < 0.5 * sides[:, 0] * sides[:, 1])):
         x, y, bw, bh = (int(v) for v in stats[index, :4])
         own = (labels[y:y + bh, x:x + bw] == ids[index]).astype(np.uint8)
@@ -560,8 +565,10 @@ def _may_be_web(labels: np.ndarray, ids: np.ndarray, stats: np.ndarray) -> bool:
         holes = sum(1 for c, link in zip(contours, hierarchy[0])
                     if link[3] >= 0 and min(cv2.boundingRect(c)[2:]) >= WEB_MIN_SIDE // 2)
         if holes >= WEB_HOLES:
-            return True
-    return False
+            if bw < WEB_FILLS_VIEW * w or bh < WEB_FILLS_VIEW * h:
+                return "inside"
+            found = "filling"
+    return found
 
 
 def _digit_like(stats: np.ndarray, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
@@ -641,9 +648,12 @@ def _components(mask: np.ndarray, min_side: int, labelled: tuple[int, np.ndarray
     return labels, np.array(ids, np.int32), np.array(stats, np.int64).reshape(-1, 5)
 
 
-def segment(image: np.ndarray, max_candidates: int = MAX_CANDIDATES, inverted: bool | None = None) -> Segmentation:
+def segment(image: np.ndarray, max_candidates: int = MAX_CANDIDATES, inverted: bool | None = None,
+            stop_at_web: bool = False) -> Segmentation:
     """The digit candidates of a picture. `inverted` (light ink on a dark background) is decided from
-    the picture unless given."""
+    the picture unless given. With ``stop_at_web``, a picture holding a web of boxes within the view
+    (most likely a grid, which the caller will cover and read apart) is left there: lined, not
+    complete, without regions."""
     picture = to_gray(image)
     gray, scale = at_working_scale(picture)
     if scale > 1 and is_noise(picture):  # a small picture of pure noise: nothing to read
@@ -691,7 +701,10 @@ def segment(image: np.ndarray, max_candidates: int = MAX_CANDIDATES, inverted: b
         # threshold): erasing lines only removes pixels, so it could not make one appear.
         return Segmentation(ink, mask, labels, scale, inverted=inverted)
     digit_height = _typical_height(*_digit_like(stats, h, w))
-    lined = lined or _may_be_web(labels, ids, stats)
+    web = _may_be_web(labels, ids, stats)
+    if stop_at_web and web == "inside":
+        return Segmentation(ink, mask, labels, scale, digit_height=digit_height, inverted=inverted, complete=False)
+    lined = lined or web is not None
     # Lines are judged against the writing: a 7's bar is shorter than 2.5 digit heights, and a
     # "1" is a vertical line one digit high, so vertical lines must be longer still. Without a
     # digit height yet (every digit touches a ruled line), only very long runs count.

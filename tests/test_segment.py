@@ -206,6 +206,23 @@ def test_only_pictures_with_lines_or_a_web_of_boxes_are_lined():
     assert segment(boxes_form).lined
 
 
+def test_a_web_of_boxes_stops_the_page_reading_only_when_asked_and_not_on_squared_paper():
+    form = page(480, 640)
+    for x in range(120, 521, 80):
+        cv2.line(form, (x, 200), (x, 280), INK, 2)
+    cv2.rectangle(form, (120, 200), (520, 280), INK, 2)
+    put_text(form, "7 1", (150, 400))
+    stopped, full = segment(form, stop_at_web=True), segment(form)
+    assert stopped.lined and not stopped.complete and stopped.regions == []
+    assert full.complete and full.regions
+    squared = page(480, 640)  # a web across the whole view: read to the end
+    for v in range(0, 640, 24):
+        cv2.line(squared, (v, 0), (v, 479), INK, 1)
+    for y in range(0, 480, 24):
+        cv2.line(squared, (0, y), (639, y), INK, 1)
+    assert segment(squared, stop_at_web=True).complete
+
+
 @pytest.mark.parametrize("picture", ["page", "noise"])
 def test_pieces_counted_by_contours_or_labels_agree_and_grow_the_same_strokes(picture):
     rng = np.random.default_rng(3)
