@@ -15,11 +15,21 @@ digits live on the page:
   when the camera settles after a fast move or a shake;
 * **slots**: each digit of the page is a slot (``Slot``) with its box in page coordinates; each
   sighting adds the classifier's probabilities weighted by sharpness (a blurred frame counts little,
-  and evidence gathered while everything was blurred shrinks when sharp sightings come); a slot is
-  shown once seen in ``confirm_sharp`` sharp frames, so one first seen in a blurred pan needs sharp
-  evidence before it appears, and new slots are only made in sharp, well registered frames. A shown
-  slot stays while its box holds its ink (contrast relative to the light, which a hand's shadow or
-  dimmer light leaves as it is), read or not, and goes at once when its ink is gone;
+  and evidence gathered while everything was blurred shrinks when sharp sightings come; a slot's
+  first sharp sighting replaces what only blurred frames said of it, box included). Sharp is
+  relative to the page's best frames, and until the camera has held still on a page only frames
+  with the camera still count. A slot is shown once seen in ``confirm_sharp`` sharp frames, or
+  once read surely in one sharp frame with the camera still (a "clear" sighting), or read alike and
+  surely in ``_CONSISTENT`` frames, blurred or not (thick strokes read well through blur); so one
+  first seen blurred and read unsurely needs sharp evidence before it appears. New slots are made
+  in well registered frames. A shown slot stays while its box holds its ink (contrast relative to
+  the light, which a hand's shadow or dimmer light leaves as it is), read or not, and goes at once
+  when the ink of most of the page is gone;
+* **display**: what is shown changes as little as the evidence allows: blurred frames neither show
+  new digits nor hide or change shown ones; a shown digit's change (another reading, or no longer
+  sure) waits for a settled frame (the camera still, the frame sharp), ``settle_frames`` at most;
+  new digits of a page on display wait (as long) while others are about to be sure, so that they
+  come together instead of one by one as the camera settles;
 * **layout**: lines and reading order are worked out on the page (the slots' page boxes, their
   slope measured and taken out), so they do not change while the page is still in the view, however
   the camera rolls;
@@ -77,6 +87,8 @@ _MAX_UNREAD = 45          # ... for at most this many frames in a row
 _MIN_FLASH = 8.0
 _PAGE_DIGITS = 3          # showable digits that make a page believed...
 _PAGE_SIGHTINGS = 5       # ... or one digit seen sharp in this many frames
+_PAGE_CLEAR = 6           # ... or this many read clearly (FusionSettings.still_speed, clear_confidence)
+_CONSISTENT = 3           # sightings read alike and surely (clear_confidence) that show a digit, blurred or not
 _POLARITY_VOTES = 6       # digits seen on a page before its polarity is held
 _CHECK_AFTER_MOVING = 2   # fast-moving frames after which the mapping is checked against the keyframe
 _MAX_HOLD = 4             # frames: a brightness change that lasts longer is no flash
@@ -85,9 +97,13 @@ _MAX_HOLD = 4             # frames: a brightness change that lasts longer is no 
 @dataclass(frozen=True)
 class FusionSettings:
     confirm_sharp: int = 2         # sharp sightings before a slot is shown
-    sharp_share: float = 0.4       # a sighting at least this share of the page's sharpness is sharp...
+    sharp_share: float = 0.7       # a sighting at least this share of the page's sharpness is sharp...
     sharp_fade: float = 0.98       # ... the page's sharpness: the best frame median, fading per frame
     max_speed: float = 0.03        # ... and the camera moving less than this share of the width a frame
+    still_speed: float = 0.02      # the camera moving less than this: still (a clear sighting can show a digit)
+    clear_share: float = 0.75      # ... the frame this sharp (share of the page's sharpness)
+    clear_confidence: float = 0.9  # ... and the reader gives it this probability
+    settle_frames: int = 5         # frames a change of what is shown may wait for the camera to settle
     coast_frames: int = 10         # a shown slot unseen in this many sharp frames in view is hidden
     blur_ratio: float = 0.4        # unseen shown slots less sharp than this share of their best: blurred
     min_confidence: float = 0.5    # fused confidence a slot needs to be shown (once shown, switch_margin less)
@@ -304,14 +320,28 @@ class PageRegistry:
 
 class Slot(Track):
     """A digit of the page: a Track whose box is in page coordinates (it does not move with the camera)."""
-    __slots__ = ("sharp_hits", "ever_shown", "unread", "relative")
+    __slots__ = ("sharp_hits", "clear_hits", "sightings", "ever_shown", "unread", "relative", "shown_digit", "waiting")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.sharp_hits = 0
+        self.clear_hits = 0        # sharp sightings with the camera still and the reader sure of it
+        self.sightings = 1         # sightings of all kinds (not cut by the frame's edge)
+        self.shown_digit = -1      # the digit on display (follows `digit` once the change has settled)
+        self.waiting = 0           # frames a change of what is shown of it has waited for a settled frame
         self.ever_shown = False
         self.unread = 0            # frames in a row unseen though its ink is there
         self.relative = 0.0        # its box's contrast relative to the light (running mean)
+
+    @property
+    def replaceable(self) -> bool:
+        """Never shown, seen sharp once at most: a sharp sighting where it lies may replace it."""
+        return self.sharp_hits <= 1 and not self.ever_shown
+
+    @property
+    def tentative(self) -> bool:
+        """Never seen sharp nor shown: what it holds may be a smeared or cut view of a digit."""
+        return not self.sharp_hits and not self.ever_shown
 
 
 class SlotBoard:
@@ -326,11 +356,12 @@ class SlotBoard:
     def boxes(self) -> np.ndarray:
         return np.array([s.box for s in self.slots], np.float64).reshape(-1, 4)
 
-    def observe(self, slot: Slot, page_box, det: Detection, sharp: bool, relative: float = 0.0) -> None:
+    def observe(self, slot: Slot, page_box, det: Detection, sharp: bool, relative: float = 0.0,
+                clear: bool = False) -> None:
         """A sighting of `slot` at `page_box` (page coordinates): evidence weighted by sharpness; the
         box follows sharp sightings only (a blurred box is smeared). `relative`: its box's contrast
         relative to the light."""
-        old = list(slot.box)
+        old, digit = list(slot.box), slot.digit
         slot.relative += _CONTRAST_RATE * (relative - slot.relative)
         page_det = Detection(tuple(page_box), det.probs, det.sharpness, det.contrast, det.edge)
         slot.observe(page_det, self.track_settings, counts=sharp)
@@ -339,16 +370,37 @@ class SlotBoard:
         elif not det.edge and slot.sharp_hits:
             slot.box = [0.7 * a + 0.3 * b for a, b in zip(old, page_box)]
         slot.sharp_hits += sharp and not det.edge
+        slot.sightings += not det.edge
+        slot.clear_hits += clear and not det.edge
+        if not sharp and slot.ever_shown:
+            # a digit shown keeps its reading through blurred frames: only sharp ones may change it
+            slot.digit = digit
 
-    def add(self, page_box, det: Detection, sharp: bool, relative: float = 0.0) -> Slot:
+    def add(self, page_box, det: Detection, sharp: bool, relative: float = 0.0, clear: bool = False) -> Slot:
         slot = Slot(self.next_id, list(page_box), np.array(det.probs, np.float64), 1.0, max(det.sharpness, 1e-9),
                     det.contrast, hits=int(sharp))
         slot.sharp_hits = int(sharp)
+        slot.clear_hits = int(clear)
         slot.relative = relative
         slot.choose_digit(self.settings.switch_margin)
         self.next_id += 1
         self.slots.append(slot)
         return slot
+
+    def renew(self, slot: Slot, page_box, det: Detection, relative: float = 0.0, clear: bool = False) -> None:
+        """A tentative slot (never seen sharp) starts again from a sharp sighting: its box and evidence
+        are the sighting's (what the blur said of it is dropped)."""
+        slot.box = list(page_box)
+        slot.evidence = np.array(det.probs, np.float64)
+        slot.weight = 1.0
+        slot.sharp_ref = max(det.sharpness, 1e-9)
+        slot.contrast = det.contrast
+        slot.hits = slot.sharp_hits = slot.sightings = 1
+        slot.clear_hits = int(clear)
+        slot.missed = slot.away = 0
+        slot.relative = relative
+        slot.digit = -1
+        slot.choose_digit(self.settings.switch_margin)
 
     def merge_duplicates(self) -> None:
         """Slots overlapping on the page are one digit seen twice (a box that split differently, a
@@ -374,12 +426,17 @@ class SlotBoard:
         if len(kept) < len(self.slots):
             self.slots = [sl for sl in self.slots if any(sl is k for k in kept)]
 
+    def consistent(self, slot: Slot) -> bool:
+        """Read alike and surely in many frames, blurred or not (thick strokes read well through blur)."""
+        return slot.sightings >= _CONSISTENT and slot.evidence[slot.digit] >= self.settings.clear_confidence * slot.weight
+
     def showable(self, slot: Slot) -> bool:
         """Enough sharp, confident evidence to be shown (slots once shown keep a lower bar)."""
         s = self.settings
         w = max(slot.weight, 1e-12)
         needed = s.min_confidence - (s.switch_margin if slot.shown else 0.0)
-        return (slot.sharp_hits >= s.confirm_sharp and slot.evidence[slot.digit] >= needed * w
+        return ((slot.sharp_hits >= s.confirm_sharp or slot.clear_hits >= 1 or self.consistent(slot))
+                and slot.evidence[slot.digit] >= needed * w
                 and slot.evidence[_NOT_A_DIGIT] < s.max_not_digit * w)
 
 
@@ -397,6 +454,7 @@ class Page:
     unpaired: int = 0                  # frames since any of its digits was seen
     polarity: float = 0.0              # digits seen on it read as light-on-dark, less those read dark-on-light
     confirmed: bool = False            # believed to be a page (not desk grain read as a digit for a moment)
+    sharp_known: bool = False          # seen with the camera still: sharp_ref is what a sharp frame gives
 
     def recent(self, settings: FusionSettings) -> bool:
         """Whether its digits were seen lately (its mapping is still to be trusted)."""
@@ -471,6 +529,7 @@ class PageFusion:
         self._verified = False                    # this frame's mapping is trusted with new slots
         self._relative: list[float] = []          # the detections' contrast relative to the light
         self._unread = 0                          # still frames in a row with the page's digits unread
+        self._ink_held = False                    # this frame's unread shown digits mostly hold their ink
         self._moving = 0                          # frames in a row the camera moved fast (blur)
         self._size: tuple | None = None
 
@@ -534,7 +593,7 @@ class PageFusion:
         # the camera still, the page's digits expected in view, and none of them read for a few frames:
         # the page is not where it is thought to be (or was taken away); nothing is shown
         expected = any(sl.shown for sl in page.board.slots)
-        self._unread = self._unread + 1 if steady and expected and not pairs else 0
+        self._unread = self._unread + 1 if steady and expected and not pairs and not self._ink_held else 0
         if self._blind > s.blind_frames or self._unread > s.blind_frames:
             return SteadyReading([], held=False, time_s=time_s)
         return self._show(view, seen, held=False, time_s=time_s)
@@ -638,27 +697,53 @@ class PageFusion:
         frame_sharp = _median(sharpness) if sharpness else 0.0
         page.sharp_ref = max(page.sharp_ref * s.sharp_fade, frame_sharp)
         steady = registry.speed <= s.max_speed * view.size[0]
-        sharp_frame = steady and frame_sharp >= s.sharp_share * page.sharp_ref
+        # the page's sharpness is known once the camera has held still on it: until then (the pan
+        # onto a page blurs every frame alike) only frames with the camera still count as sharp
+        calm = registry.speed <= s.still_speed * view.size[0]
+        page.sharp_known = page.sharp_known or (calm and bool(sharpness))
+        sharp_frame = (steady if page.sharp_known else calm) and frame_sharp >= s.sharp_share * page.sharp_ref
         # a sighting is sharp in a sharp frame unless the digit itself is far blurrier (digits differ
         # in sharpness by their shape: only the frame's median is compared with the page's)
         def sharp(det: Detection) -> bool:
             return sharp_frame and det.sharpness >= 0.5 * s.sharp_share * page.sharp_ref
 
+        # a clear sighting: sharp, the camera still and the reader sure; one is enough to show a digit
+        # of a page believed (a digit seen sharp once as the camera settles is shown at once)
+        still = calm and frame_sharp >= s.clear_share * page.sharp_ref
+
+        def clear(det: Detection) -> bool:
+            return still and sharp(det) and float(np.max(det.probs[:_NOT_A_DIGIT])) >= s.clear_confidence
+
         used = set()
         for i, j in pairs:
             det = detections[j]
-            board.observe(board.slots[i], page_boxes[j], det, sharp(det), self._relative[j])
+            if sharp(det) and not det.edge and board.slots[i].tentative:
+                # its first sharp sighting: what the blur said of it (a smeared box, a guess) is dropped
+                board.renew(board.slots[i], page_boxes[j], det, self._relative[j], clear(det))
+            else:
+                board.observe(board.slots[i], page_boxes[j], det, sharp(det), self._relative[j], clear(det))
             used.add(j)
         seen = {i for i, _ in pairs}
         # new digits: only where the frame is registered (paired digits, or a page just started)
-        anchored = (self._verified and sharp_frame) or not any(sl.ever_shown for sl in board.slots)
+        anchored = self._verified or not any(sl.ever_shown for sl in board.slots)
         if anchored:
             existing = board.boxes()
             for j, det in enumerate(detections):
-                if j in used or det.edge or _overlaps(page_boxes[j], existing):
+                if j in used or det.edge:
                     continue
-                board.add(page_boxes[j], det, sharp(det), self._relative[j])
-                seen.add(len(board.slots) - 1)
+                covered = _overlapping(page_boxes[j], existing)
+                if not len(covered):
+                    board.add(page_boxes[j], det, sharp(det), self._relative[j], clear(det))
+                    seen.add(len(board.slots) - 1)
+                elif sharp(det) and (all(board.slots[i].tentative for i in covered) or (
+                        len(covered) == 1 and board.slots[covered[0]].replaceable)):
+                    # only slots never shown and seen sharp once at most lie there (a digit cut by the
+                    # frame's edge or smeared in the pan onto the page, its box squashed or
+                    # stretched): the sharp sighting replaces them
+                    for i in covered[1:]:
+                        board.slots[i].missed = 2 * s.coast_frames + 1
+                    board.renew(board.slots[covered[0]], page_boxes[j], det, self._relative[j], clear(det))
+                    seen.add(int(covered[0]))
         # the keyframe: a sharp view covering more of the page than the last one (ORB costs ~2 ms, so
         # not more often than every _KEYFRAME_EVERY frames)
         page.since_key += 1
@@ -681,8 +766,9 @@ class PageFusion:
             sharp, contrast = view.measure(frame_boxes[unseen])
             absent = {i for i, c in zip(unseen, contrast.tolist()) if c < _MIN_CONTRAST_KEPT * board.slots[i].contrast}
             # its ink still there (contrast relative to the light: a shadow keeps it) while others of
-            # the page are read: the reader missed it (a shadow, a dimmer frame), the digit did not go
-            if pairs:
+            # the page are read, or the camera's motion was measured: the reader missed it (a shadow,
+            # a dimmer frame), the digit did not go
+            if pairs or registry.measured:
                 relative = view.measure(frame_boxes[unseen], relative=True)[1]
                 inked = {i for i, c in zip(unseen, relative.tolist()) if c >= _INK_KEPT * board.slots[i].relative
                          and board.slots[i].unread < _MAX_UNREAD and i not in absent}
@@ -690,8 +776,13 @@ class PageFusion:
             # a fast-moving camera blurs: it spreads a thin stroke so far that its contrast drops like
             # a vanished digit's
             blurred = (bool(ratios) and _median(ratios) < s.blur_ratio) or not steady
-            if blurred:
+            # (a shake blurs while the camera hardly moves between frames: the digits read say so;
+            # and a digit or two gone alone are more likely misplaced by a blurred frame's mapping
+            # than rubbed out: a page goes as a whole)
+            if blurred or (detections and frame_sharp < s.clear_share * page.sharp_ref) or 2 * len(absent) < len(unseen):
                 absent = set()
+        # most of the shown digits unread but their ink in place: the page is still there
+        self._ink_held = bool(unseen) and 2 * len(inked) > len(unseen)
         for i, slot in enumerate(board.slots):
             slot.in_view = bool(in_view[i])
             slot.unread = slot.unread + 1 if i in inked else 0
@@ -703,11 +794,42 @@ class PageFusion:
                 slot.missed = max(slot.missed, s.coast_frames + 1)
         # a page is believed once it holds a few showable digits, or one seen sharp in several frames:
         # the grain of a desk or a crease may read as a digit or two for a moment
+        # (or many digits read clearly at once: a page of writing, not grain)
         showable = [board.showable(slot) for slot in board.slots]
-        page.confirmed = page.confirmed or sum(showable) >= _PAGE_DIGITS or any(
-            ok and slot.sharp_hits >= _PAGE_SIGHTINGS for ok, slot in zip(showable, board.slots))
+        page.confirmed = page.confirmed or sum(ok and slot.sharp_hits >= s.confirm_sharp
+                                               for ok, slot in zip(showable, board.slots)) >= _PAGE_DIGITS \
+            or sum(ok and slot.clear_hits > 0 for ok, slot in zip(showable, board.slots)) >= _PAGE_CLEAR \
+            or sum(ok and board.consistent(slot) for ok, slot in zip(showable, board.slots)) >= _PAGE_DIGITS \
+            or any(ok and slot.sharp_hits >= _PAGE_SIGHTINGS for ok, slot in zip(showable, board.slots))
+        # digits of the page that may be shown soon: seen in this frame, read as a digit, not yet sure
+        coming = any(not ok and not slot.ever_shown and slot.in_view and slot.missed == 0 and i in seen
+                       and slot.evidence[_NOT_A_DIGIT] < s.max_not_digit * slot.weight
+                       and slot.evidence[slot.digit] >= s.min_confidence * slot.weight
+                       for i, (slot, ok) in enumerate(zip(board.slots, showable)))
+        displayed = any(slot.shown for slot in board.slots)
         for slot, ok in zip(board.slots, showable):
-            slot.shown = page.confirmed and slot.in_view and slot.missed <= s.coast_frames and ok
+            if not sharp_frame:
+                # a blurred frame neither shows new digits nor hides shown ones for what it read
+                ok = slot.shown or (ok and (slot.ever_shown or board.consistent(slot)))
+            in_place = slot.in_view and slot.missed <= s.coast_frames
+            want = page.confirmed and in_place and ok
+            # new digits of a page on display come together: while others are about to be sure
+            # enough, one that is waits (`settle_frames` at most), so that the text does not grow
+            # digit by digit as the camera settles
+            if want and not slot.ever_shown and displayed and coming and slot.waiting < s.settle_frames:
+                slot.waiting += 1
+                continue
+            # a shown digit read otherwise, or no longer sure enough to be shown, changes in a settled
+            # frame (the camera still, the frame sharp: `still`), or after waiting `settle_frames`
+            # for one: what the frames read as the camera settles on a page varies
+            if slot.shown and in_place and (not want or slot.digit != slot.shown_digit) and not still \
+                    and slot.waiting < s.settle_frames:
+                slot.waiting += 1
+                continue
+            slot.waiting = 0
+            slot.shown = want
+            if want:
+                slot.shown_digit = slot.digit
             slot.ever_shown = slot.ever_shown or slot.shown
         board.slots = [sl for sl in board.slots if sl.shown or sl.ever_shown or sl.missed <= 2 * s.coast_frames]
         if sharp_frame:
@@ -739,7 +861,7 @@ class PageFusion:
         for sl, (x, y, bw, bh), p, top in zip(shown, boxes.tolist(), probs.tolist(), tops):
             x0, y0 = int(round(max(0.0, x))), int(round(max(0.0, y)))
             x1, y1 = int(round(min(float(w), x + bw))), int(round(min(float(h), y + bh)))
-            digits.append(TrackedDigit(x0, y0, max(1, x1 - x0), max(1, y1 - y0), sl.digit, p[sl.digit],
+            digits.append(TrackedDigit(x0, y0, max(1, x1 - x0), max(1, y1 - y0), sl.shown_digit, p[sl.shown_digit],
                                        lines[order[sl.id][0]], tuple((d, p[d]) for d in top), tuple(p), track=sl.id))
         return SteadyReading(digits, held=held, time_s=time_s)
 
@@ -759,15 +881,15 @@ def _overlap_matrix(boxes: np.ndarray) -> np.ndarray:
     return iw * ih / np.maximum(np.minimum(area[:, None], area[None]), 1e-9)
 
 
-def _overlaps(box, boxes: np.ndarray, share: float = 0.3) -> bool:
-    """Whether `box` overlaps any of `boxes` (page coordinates) by more than `share` of the smaller."""
+def _overlapping(box, boxes: np.ndarray, share: float = 0.3) -> np.ndarray:
+    """Indices of `boxes` (page coordinates) that `box` overlaps by more than `share` of the smaller."""
     if not len(boxes):
-        return False
+        return np.zeros(0, int)
     x, y, w, h = box
     iw = np.clip(np.minimum(x + w, boxes[:, 0] + boxes[:, 2]) - np.maximum(x, boxes[:, 0]), 0, None)
     ih = np.clip(np.minimum(y + h, boxes[:, 1] + boxes[:, 3]) - np.maximum(y, boxes[:, 1]), 0, None)
     smaller = np.minimum(w * h, boxes[:, 2] * boxes[:, 3])
-    return bool(np.any(iw * ih > share * smaller))
+    return np.flatnonzero(iw * ih > share * smaller)
 
 
 class PageSummary:

@@ -155,6 +155,37 @@ def test_a_digit_first_seen_blurred_waits_for_sharp_evidence():
     assert "141" not in texts and texts[-1] == "147"
 
 
+def test_a_sharp_digit_replaces_a_smeared_view_of_it():
+    """A blurred frame read the top of the 7 as a squashed digit (too far from the 7's centre to pair
+    with it): the sharp 7 takes that slot over instead of being kept out by it."""
+    fusion = PageFusion()
+    fusion.update(page_frame(), Reading([ONE, FOUR]), 0.0)
+    squashed = Digit(395, 188, 40, 14, 7, 0.6, 0, probabilities=probs(7, 0.6))
+    fusion.update(page_frame(blur=3), Reading([ONE, FOUR, squashed]), 1 / 15)
+    texts = [fusion.update(page_frame(), Reading([ONE, FOUR, SEVEN]), k / 15).text for k in (2, 3)]
+    assert texts[-1] == "147"
+    assert len(fusion.page.board.slots) == 3
+
+
+def test_digits_unread_with_their_ink_in_place_stay_shown():
+    """A hand's shadow: the reader finds nothing for a while, but the page has not moved and its
+    digits' ink is where it was: the reading stays."""
+    fusion = PageFusion()
+    for k in range(4):
+        fusion.update(page_frame(), Reading([ONE, FOUR, SEVEN]), k / 15)
+    texts = [fusion.update(page_frame(), Reading([]), k / 15).text for k in range(4, 12)]
+    assert texts == ["147"] * 8
+
+
+def test_a_shown_digit_keeps_its_reading_through_blurred_frames():
+    fusion = PageFusion()
+    for k in range(4):
+        fusion.update(page_frame(), Reading([ONE, FOUR, SEVEN]), k / 15)
+    blurred = page_frame(blur=4)
+    texts = [fusion.update(blurred, Reading([ONE, FOUR, SEVEN_BLURRED_AS_1]), k / 15).text for k in range(4, 12)]
+    assert texts == ["147"] * 8
+
+
 def test_nothing_on_the_page_any_more_hides_its_digits_at_once():
     fusion = PageFusion()
     for k in range(4):
