@@ -24,6 +24,10 @@ fusion (the default):
 * recover: per stretch of full view (the page coming into view, or back), frames until the text
   first reads as it does for most of the stretch: median, worst, and the share within 10 frames;
 * ms: Stabilizer.update / PageFusion.update per frame, median (this thread's CPU time).
+
+``--breakdown`` adds, per clip, where page fusion's errors come from: substitutions, deletions and
+insertions on full-view frames, text changes during the page's first 15 frames in view and later,
+and the characters wrong in most full-view frames, with how often the raw reading had them right.
 """
 import argparse
 import os
@@ -36,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from livedigits import Recognizer  # noqa: E402
 from livedigits.fusion import PageFusion  # noqa: E402
 from livedigits.synthetic.photo_video import make_photo_video, page_photos, sticky_note, sudoku_photos  # noqa: E402
-from livedigits.synthetic.video import make_video, pooled, score_video  # noqa: E402
+from livedigits.synthetic.video import error_breakdown, make_video, pooled, score_video  # noqa: E402
 from livedigits.track import Stabilizer  # noqa: E402
 from livedigits.training.data import add_mnist_option, load_mnist_for  # noqa: E402
 
@@ -73,6 +77,19 @@ def fmt(score) -> str:
     return f"{100 * score.cer:>6.2f}% {100 * score.flicker:>6.2f}% {score.blank_digits:>5} {recover}"
 
 
+def describe(b, texts: list[str], worst: int = 5) -> str:
+    """Two indented lines: the error kinds and changes by phase, then the characters most often wrong."""
+    head = (f"      page: {b.substitutions} substituted, {b.deletions} deleted, {b.insertions} inserted; text changes "
+            f"{b.entry_changes}/{b.entry_pairs} frame pairs in the first 15 frames in view, {b.steady_changes}/{b.steady_pairs} later")
+    chars = []
+    for (page, index), count in sorted(b.wrong.items(), key=lambda kv: -kv[1])[:worst]:
+        before = texts[page][:index]
+        line, column = before.count("\n") + 1, len(before) - before.rfind("\n")
+        chars.append(f"{texts[page][index]!r} (line {line}, digit {column}) wrong in {count}/{b.full_frames[page]}, "
+                     f"raw right in {b.raw_right.get((page, index), 0)}")
+    return head + "\n      most wrong: " + ("; ".join(chars) or "none")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clips", type=int, default=12, help="generated clips (default 12)")
@@ -82,6 +99,8 @@ def main() -> int:
     parser.add_argument("--sudoku", type=int, default=0, metavar="N", help="also film N sudoku photos (at most 3)")
     parser.add_argument("--realworld", default=os.environ.get("LIVEDIGITS_REALWORLD", "../shared/data/realworld"))
     parser.add_argument("--model")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="per clip: page fusion's substitutions, deletions, insertions, changes by phase, worst characters")
     parser.add_argument("--show-failures", type=int, default=0, metavar="N",
                         help="print up to N frames per clip where the fused text is wrong")
     add_mnist_option(parser)
@@ -114,6 +133,8 @@ def main() -> int:
         s = row["page"]
         print(f"{name:<26} {len(video.frames):>6} {s.full_frames:>5} {s.blank_frames:>5} | "
               + " | ".join(f"{'':>{len(kind) - 3}}{fmt(row[kind])}" for kind in kinds), flush=True)
+        if args.breakdown:
+            print(describe(error_breakdown(video.truth, readings["page"], readings["raw"]), video.texts))
         shown = 0
         for k, (truth, reading) in enumerate(zip(video.truth, readings["page"])):
             if shown < args.show_failures and truth.full and reading.text != truth.text:

@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..evaluation.scoring import edit_distance
+from ..evaluation.scoring import aligned_pairs, edit_distance
 from .scenes import _INKS, PAPERS, TruthDigit, _blend, _ink_patch, _paper
 
 _WORLD = (3.2, 2.4)        # page world size, in frame widths and heights: room for blank views beside the text
@@ -474,6 +474,57 @@ def recovery_frames(truth: list[FrameTruth], readings: list, min_run: int = 15) 
             out.append(texts.index(steady))
         k = end
     return tuple(out)
+
+
+@dataclass(frozen=True)
+class ErrorBreakdown:
+    """Where a video's errors on full-view frames come from (``error_breakdown``)."""
+    substitutions: int
+    deletions: int
+    insertions: int
+    entry_changes: int        # text changes between consecutive full-view frames among the first
+    entry_pairs: int          # `entry` frames of each stretch of full view (the page coming into view)...
+    steady_changes: int       # ... and later in the stretch
+    steady_pairs: int
+    wrong: dict               # (page, index in its text) -> full-view frames that character was wrong in
+    raw_right: dict           # ... frames the raw reading had it right (read right in some frame or not)
+    full_frames: dict         # page -> its full-view frames
+
+
+def error_breakdown(truth: list[FrameTruth], readings: list, raw: list | None = None, entry: int = 15) -> ErrorBreakdown:
+    """Substitutions, deletions and insertions of `readings` on full-view frames (one optimal
+    alignment per frame), text changes split into the page's entry and the rest of the view, and per
+    character of the truth how often it was wrong and how often `raw` (each frame read on its own)
+    had it right."""
+    counts = {"S": 0, "D": 0, "I": 0}
+    changes = {"entry": [0, 0], "steady": [0, 0]}
+    wrong, raw_right, frames = {}, {}, {}
+    run = 0
+    for k, t in enumerate(truth):
+        run = run + 1 if t.full and k and truth[k - 1].full and truth[k - 1].page == t.page else int(t.full)
+        if not t.full:
+            continue
+        frames[t.page] = frames.get(t.page, 0) + 1
+        if run > 1:
+            phase = changes["entry" if run <= entry else "steady"]
+            phase[0] += readings[k].text != readings[k - 1].text
+            phase[1] += 1
+        for key, target in ((readings, wrong), (raw, raw_right)):
+            if key is None:
+                continue
+            index = 0
+            for expected, got in aligned_pairs(t.text, key[k].text):
+                if not expected:
+                    counts["I"] += key is readings
+                    continue
+                ok = expected == got
+                if key is readings and not ok:
+                    counts["S" if got else "D"] += 1
+                if ok == (key is raw):
+                    target[(t.page, index)] = target.get((t.page, index), 0) + 1
+                index += 1
+    return ErrorBreakdown(counts["S"], counts["D"], counts["I"], *changes["entry"], *changes["steady"],
+                          wrong, raw_right, frames)
 
 
 def pooled(scores: list[VideoScore]) -> VideoScore:
