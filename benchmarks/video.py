@@ -62,7 +62,7 @@ def clips(args, mnist):
                                                                seconds=seconds, pages=pages)
     realworld = Path(args.realworld)
     photos = {p.name: p for p in page_photos(realworld / "page_photos")} if args.photo_seeds else {}
-    films = [(name, photos[name]) for name in PHOTO_SPLITS[args.photos]]
+    films = [(name, photos[name]) for name in PHOTO_SPLITS[args.photos] if photos]
     films += [(name + " note", sticky_note(photos[name])) for name in NOTE_FROM[args.photos] if photos]
     for name, photo in films:
         for k in range(args.photo_seeds):

@@ -254,6 +254,7 @@ class PageRegistry:
         self._velocity = np.zeros(2)
         self.speed = 0.0                         # the last measured motion, pixels per frame
         self.measured = False
+        self.compared = False                    # the frame had a previous one to be compared with
 
     def start(self, matrix: np.ndarray | None = None) -> None:
         """A new page: its coordinates are those of the current frame (or `matrix` says how)."""
@@ -264,7 +265,8 @@ class PageRegistry:
         """Moves the mapping with the camera's motion since the last frame; returns it."""
         shift = np.zeros(2)
         self.measured = False
-        if self._previous is not None and self._previous.size == view.size:
+        self.compared = self._previous is not None and self._previous.size == view.size
+        if self.compared:
             if self._window is None or self._window.shape != view.motion.shape:
                 self._window = cv2.createHanningWindow(view.motion.shape[::-1], cv2.CV_32F)
             shift, response = camera_shift(self._previous, view, self._window)
@@ -416,7 +418,9 @@ class SlotBoard:
         kept_index: list[int] = []
         for k, slot in enumerate(order):
             twin = next((kept[n] for n, j in enumerate(kept_index) if overlap[k, j]), None)
-            if twin is None:
+            # two digits shown apart and read apart are two digits whose boxes overlap (touching
+            # digits, a box grown over its neighbour): both stay
+            if twin is None or (twin.ever_shown and slot.ever_shown and twin.digit != slot.digit):
                 kept.append(slot)
                 kept_index.append(k)
             elif twin.digit == slot.digit:
@@ -435,7 +439,8 @@ class SlotBoard:
         s = self.settings
         w = max(slot.weight, 1e-12)
         needed = s.min_confidence - (s.switch_margin if slot.shown else 0.0)
-        return ((slot.sharp_hits >= s.confirm_sharp or slot.clear_hits >= 1 or self.consistent(slot))
+        # (the sightings that let a digit be shown are asked for once: shown, it stays while sure)
+        return ((slot.sharp_hits >= s.confirm_sharp or slot.clear_hits >= 1 or self.consistent(slot) or slot.ever_shown)
                 and slot.evidence[slot.digit] >= needed * w
                 and slot.evidence[_NOT_A_DIGIT] < s.max_not_digit * w)
 
@@ -709,7 +714,8 @@ class PageFusion:
 
         # a clear sighting: sharp, the camera still and the reader sure; one is enough to show a digit
         # of a page believed (a digit seen sharp once as the camera settles is shown at once)
-        still = calm and frame_sharp >= s.clear_share * page.sharp_ref
+        # (not the first frame of a video: it has no motion to tell)
+        still = calm and registry.compared and frame_sharp >= s.clear_share * page.sharp_ref
 
         def clear(det: Detection) -> bool:
             return still and sharp(det) and float(np.max(det.probs[:_NOT_A_DIGIT])) >= s.clear_confidence

@@ -5,10 +5,10 @@ import math
 import cv2
 import numpy as np
 
-from livedigits.fusion import (FusionSettings, Keyframe, PageFusion, PageRegistry, PageSummary, _layout,
+from livedigits.fusion import (FusionSettings, Keyframe, PageFusion, PageRegistry, PageSummary, SlotBoard, _layout,
                                fit_page_to_frame, map_boxes, pair_nearest)
 from livedigits.pipeline import Digit, Reading
-from livedigits.track import FrameView
+from livedigits.track import Detection, FrameView
 
 
 def similarity(angle_deg, scale, dx, dy):
@@ -184,6 +184,18 @@ def test_a_shown_digit_keeps_its_reading_through_blurred_frames():
     blurred = page_frame(blur=4)
     texts = [fusion.update(blurred, Reading([ONE, FOUR, SEVEN_BLURRED_AS_1]), k / 15).text for k in range(4, 12)]
     assert texts == ["147"] * 8
+
+
+def test_overlapping_slots_merge_unless_both_were_shown_reading_apart():
+    board = SlotBoard(FusionSettings())
+    nine = board.add((100, 100, 30, 50), Detection((0, 0, 1, 1), np.array(probs(9))), True)
+    zero = board.add((118, 110, 20, 30), Detection((0, 0, 1, 1), np.array(probs(0))), True)
+    board.merge_duplicates()
+    assert board.slots == [nine]                      # a box split otherwise: one digit
+    zero = board.add((118, 110, 20, 30), Detection((0, 0, 1, 1), np.array(probs(0))), True)
+    nine.ever_shown = zero.ever_shown = True          # touching digits, both read and shown
+    board.merge_duplicates()
+    assert board.slots == [nine, zero]
 
 
 def test_nothing_on_the_page_any_more_hides_its_digits_at_once():
