@@ -4,6 +4,7 @@
     python benchmarks/overlay.py                  # 40 digits at 1280x720 and the other sizes, 30 frames x 20 draws
     python benchmarks/overlay.py --frames 60 --repeats 50
     python benchmarks/overlay.py --case 1280x720:40        # one case (repeatable)
+    git worktree add /tmp/before 5e6a4a9 && python benchmarks/overlay.py --case 1280x720:40 --against /tmp/before
 
 Frames are generated pages (MNIST test digits, 4 lines of 10 for 40 digits) read as their exact truth
 with random confidences, so no recognition runs: only drawing is timed. Each draw is timed on its own;
@@ -20,6 +21,7 @@ with its digits where they barely moved) and without one, taking turns on each f
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import statistics
 import sys
 import time
@@ -119,22 +121,41 @@ def hand_held(image, reading, count, seed, fps=30.0):
     return found
 
 
-def timed_clips(clips, repeats) -> tuple[dict, float]:
+def other_checkout(path: str):
+    """The livedigits package of another checkout (``git worktree add DIR COMMIT``), imported under
+    its own name beside this one, so that both overlays are timed in one process taking turns."""
+    init = Path(path).resolve() / "livedigits" / "__init__.py"
+    if not init.is_file():
+        raise SystemExit(f"--against: no livedigits package in {path}")
+    spec = importlib.util.spec_from_file_location("livedigits_against", init,
+                                                  submodule_search_locations=[str(init.parent)])
+    package = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = package
+    spec.loader.exec_module(package)
+    return package
+
+
+def timed_clips(clips, repeats, against=None) -> tuple[dict, float]:
     """Milliseconds per frame drawn on the live frame through a clip, each clip with its own
-    LayoutCache ("moved") and without one ("fresh"), taking turns on each frame; and the share of
-    frames whose layout was moved."""
-    times = {"moved": [], "fresh": []}
+    LayoutCache ("moved") and without one ("fresh"), and by the other checkout's draw (with its own
+    LayoutCache where it has one), taking turns on each frame; and the share of frames whose layout
+    was moved."""
+    times = {"moved": [], "fresh": []} | ({"against": []} if against else {})
+    other_cache = getattr(getattr(against, "overlay", None), "LayoutCache", None)
     moved = total = 0
     for rep in range(repeats + 1):
         for clip in clips:
-            cache = LayoutCache()
+            caches = {"moved": LayoutCache(), "fresh": None, "against": other_cache() if other_cache else None}
             for image, reading in clip:
                 for name in times:
+                    function = against.draw if name == "against" else draw
+                    options = {"cache": caches[name]} if caches[name] is not None else {}
                     frame = image.copy()
                     started = time.perf_counter()
-                    draw(frame, reading, copy=False, cache=cache if name == "moved" else None)
+                    function(frame, reading, copy=False, **options)
                     if rep:
                         times[name].append(1000 * (time.perf_counter() - started))
+            cache = caches["moved"]
             moved, total = moved + cache.moved, total + cache.moved + cache.fresh
     return ({name: (statistics.median(t), float(np.percentile(t, 10)), float(np.percentile(t, 90)))
              for name, t in times.items()}, moved / max(1, total))
@@ -169,9 +190,13 @@ def main(argv=None):
     parser.add_argument("--case", action="append", metavar="WxH:DIGITS",
                         choices=[f"{w}x{h}:{n}" for (w, h), n in CASES],
                         help="only this frame size and digit count (repeatable; default: all of them)")
+    parser.add_argument("--against", metavar="DIR",
+                        help="also time the overlay of another checkout DIR in the same runs (an A/B)")
     args = parser.parse_args(argv)
     mnist = load_mnist_for(parser, args.mnist)
     cv2.setNumThreads(1)
+    against = other_checkout(args.against) if args.against else None
+    ab = []
 
     video = ["| frame | digits | drawn with the clip's LayoutCache ms | without it ms | with / without "
              "| layouts moved | collisions |", "|---|---|---|---|---|---|---|"]
@@ -183,9 +208,11 @@ def main(argv=None):
         if args.case and f"{size[0]}x{size[1]}:{digits}" not in args.case:
             continue
         pairs = frames(mnist, size, digits, args.frames)
-        t = timed({"new": draw, "live": lambda frame, reading: draw(frame, reading, copy=False),
-                   "layout": lambda image, reading: layout(reading.digits, size[0], size[1]),
-                   "old": old_draw}, pairs, args.repeats)
+        functions = {"new": draw, "live": lambda frame, reading: draw(frame, reading, copy=False),
+                     "layout": lambda image, reading: layout(reading.digits, size[0], size[1]), "old": old_draw}
+        if against:
+            functions["against"] = lambda frame, reading: against.draw(frame, reading, copy=False)
+        t = timed(functions, pairs, args.repeats)
         new, alone, old = t["new"], t["layout"], t["old"]
         live = t["live"][0]
         plans = [layout(reading.digits, size[0], size[1]) for _, reading in pairs]
@@ -201,7 +228,11 @@ def main(argv=None):
               f"| {sum(b.leader is not None for b in banners)} of {len(banners)} |", flush=True)
 
         clips = [hand_held(image, reading, args.clip, seed) for seed, (image, reading) in enumerate(pairs)]
-        t, moved = timed_clips(clips, args.repeats)
+        if against:
+            ab.append((size, digits, t["live"][0], t["against"][0]))
+        t, moved = timed_clips(clips, args.repeats, against)
+        if against:
+            ab[-1] += (t["moved"][0], t["against"][0])
         broken = 0
         for clip in clips:
             cache = LayoutCache()
@@ -213,6 +244,14 @@ def main(argv=None):
     print(f"\nLive video: each page filmed for {args.clip} frames by a hand-held camera at 30 fps, drawn on the "
           "frame (copy=False) as the run loop draws:\n")
     print("\n".join(video))
+    if against:
+        print(f"\nA/B against {args.against} (both drawing on the frame, taking turns on each frame):\n")
+        print("| frame | digits | new page: this ms | that ms | this / that | live video: this ms | that ms "
+              "| this / that |")
+        print("|---|---|---|---|---|---|---|---|")
+        for size, digits, cold, cold_other, live, live_other in ab:
+            print(f"| {size[0]}×{size[1]} | {digits} | {cold:.3f} | {cold_other:.3f} | {cold / cold_other:.2f} "
+                  f"| {live:.3f} | {live_other:.3f} | {live / live_other:.2f} |")
 
 
 if __name__ == "__main__":
