@@ -3,6 +3,7 @@
 
     python benchmarks/bench.py                 # everything; writes benchmarks/RESULTS.md
     python benchmarks/bench.py --only frames   # one section: frames, steady, throughput, cold, memory, folder, live
+    python benchmarks/bench.py --only against --against ../main   # this checkout against another, frame by frame
 
 All numbers are medians over many runs after a warm-up; spreads are the 10th-90th percentiles.
 Frames come from the scene generator (MNIST test digits on paper), so no data is needed but MNIST.
@@ -343,7 +344,56 @@ def section_steady(args, mnist, report):
     report.append("")
 
 
-SECTIONS = {"frames": section_frames, "steady": section_steady, "empty": section_empty, "throughput": section_throughput, "cold": section_cold,
+def load_other_checkout(path: Path):
+    """The livedigits package of another checkout (a previous release, main before a change), under
+    its own name beside this one: both run in one process."""
+    import importlib.util
+    package = Path(path).resolve() / "livedigits"
+    spec = importlib.util.spec_from_file_location("livedigits_other", package / "__init__.py",
+                                                  submodule_search_locations=[str(package)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["livedigits_other"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def section_against(args, mnist, report):
+    """This checkout against another (``--against PATH``) on the same frames, alternating frame by
+    frame in one process: on a machine shared with other jobs, runs minutes apart differ by more
+    than most changes, while a frame read by both within milliseconds meets the same load."""
+    if args.against is None:
+        raise SystemExit("--only against needs --against PATH (another checkout of livedigits)")
+    other = load_other_checkout(args.against)
+    readers = {"this": (Recognizer(num_threads=args.threads, reader=args.reader), draw),
+               "other": (other.Recognizer(num_threads=args.threads, reader=args.reader), other.draw)}
+    report.append(f"## This checkout against `{args.against}` (alternating frame by frame, end to end)\n")
+    report.append("Per frame: the median over the passes, and the best pass (closest to an idle machine); "
+                  "means over the frames.\n")
+    report.append("| frame | digits | other: median ms (best) | this: median ms (best) | this / other, median of per-frame ratios |")
+    report.append("|---|---|---|---|---|")
+    for size, digits in SCENARIOS:
+        frames = scenario_frames(mnist, size, digits, args.distinct)
+        times = {name: [[] for _ in frames] for name in readers}
+        for name, (recognizer, drawer) in readers.items():
+            for frame in frames:
+                drawer(frame, recognizer.recognize(frame))  # warm-up
+        for repeat in range(args.repeats):
+            for index, frame in enumerate(frames):
+                for name in (("this", "other") if (repeat + index) % 2 else ("other", "this")):
+                    recognizer, drawer = readers[name]
+                    started = time.perf_counter()
+                    drawer(frame, recognizer.recognize(frame))
+                    times[name][index].append(time.perf_counter() - started)
+        cells = {name: (1000 * statistics.mean(statistics.median(t) for t in per_frame),
+                        1000 * statistics.mean(min(t) for t in per_frame)) for name, per_frame in times.items()}
+        ratio = statistics.median(a / b for this, that in zip(times["this"], times["other"]) for a, b in zip(this, that))
+        report.append(f"| {size[0]}x{size[1]} | {digits} | {cells['other'][0]:.2f} ({cells['other'][1]:.2f}) | "
+                      f"{cells['this'][0]:.2f} ({cells['this'][1]:.2f}) | {ratio:.3f} |")
+        print(report[-1], flush=True)
+    report.append("")
+
+
+SECTIONS = {"frames": section_frames, "against": section_against, "steady": section_steady, "empty": section_empty, "throughput": section_throughput, "cold": section_cold,
             "memory": section_memory, "folder": section_folder, "live": section_live}
 
 
@@ -357,13 +407,15 @@ def main() -> int:
     parser.add_argument("--reader", choices=["auto", "digits", "strings"], default="auto",
                         help="the recogniser's reader in the frames section (default auto, as the command)")
     parser.add_argument("--threads", type=int, default=None, help="LiteRT threads for the frame sections (default: all cores, up to 4)")
+    parser.add_argument("--against", type=Path, metavar="PATH",
+                        help="another checkout to time against this one (section against, run with --only against)")
     parser.add_argument("--cold-runs", type=int, default=7)
     parser.add_argument("--folder-size", type=int, default=200)
     parser.add_argument("--results", type=Path, help="write the markdown here (default: benchmarks/RESULTS.md when running everything)")
     add_mnist_option(parser)
     args = parser.parse_args()
     mnist = load_mnist_for(parser, args.mnist)
-    sections = args.only or list(SECTIONS)
+    sections = args.only or [name for name in SECTIONS if name != "against"]
     report = ["# livedigits benchmark results\n", f"Machine: {machine()}  ",
               f"Command: `python benchmarks/bench.py {' '.join(sys.argv[1:])}`  ",
               f"Date: {time.strftime('%Y-%m-%d')}\n"]
