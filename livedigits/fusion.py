@@ -108,7 +108,7 @@ class FusionSettings:
     blur_ratio: float = 0.4        # unseen shown slots less sharp than this share of their best: blurred
     min_confidence: float = 0.5    # fused confidence a slot needs to be shown (once shown, switch_margin less)
     max_not_digit: float = 0.5     # fused "not a digit" share that hides a slot
-    switch_margin: float = 0.15    # another digit must beat the shown one by this much to replace it
+    switch_margin: float = 0.35    # another digit must beat the shown one by this much to replace it
     decay: float = 0.97            # weight of older evidence per sharp sighting (a page does not change)
     blind_frames: int = 3          # frames with no digit seen, and no motion measured or the camera still,
                                    # before nothing is shown
