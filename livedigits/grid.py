@@ -794,6 +794,11 @@ class GridFusion:
     forget: int = 15
     _grids: list = field(default_factory=list)  # [grid, evidence (rows, cols, 12), frames unseen]
 
+    @property
+    def holds_grids(self) -> bool:
+        """A grid was seen within the last ``forget`` frames: the next frame likely holds it too."""
+        return bool(self._grids)
+
     def update(self, grids: list[Grid]) -> list[Grid]:
         """The fused grids in view (each frame's grids registered to the ones seen before)."""
         seen = []

@@ -86,10 +86,13 @@ class Recognizer:
             string_model, num_threads or 1, required=reader == "strings")
 
     # -- pictures with many digits -------------------------------------------------------------
-    def recognize(self, image: np.ndarray, timings: dict | None = None, inverted: bool | None = None) -> Reading:
+    def recognize(self, image: np.ndarray, timings: dict | None = None, inverted: bool | None = None,
+                  grids_expected: bool = False) -> Reading:
         """Every digit in ``image``. Pass a dict as ``timings`` to get seconds per stage added to it
         (segment, grids, normalise, classify, strings): the benchmark uses this. ``inverted`` says whether the ink
-        is lighter than the paper (a video holds its page's polarity); by default each picture decides."""
+        is lighter than the paper (a video holds its page's polarity); by default each picture decides.
+        ``grids_expected``: a video whose last frames held a grid has it searched for first, as in a photo
+        (not read as a page up to the grid's web first); the answer is the same either way."""
         clock = time.perf_counter
         started = clock()
         # Grids are looked for and read on the page reader's working copy (a 12 MP photo shrunk
@@ -102,13 +105,13 @@ class Recognizer:
         shrink = working_scale(picture.shape)
         work = at_working_scale(picture)[0] if shrink < 1 else picture
         # grey already: segment does not convert the frame again
-        seg = segment(work, inverted=inverted, stop_at_web=True) if shrink >= 1 else None
+        seg = segment(work, inverted=inverted, stop_at_web=True) if shrink >= 1 and not grids_expected else None
         paged = clock()
         grids = find_grids(work) if seg is None or seg.lined else []
         if grids:
             grids, cell_digits = read_grids(work, grids, self.classifier.predict, 1 / min(shrink, 1.0))
             seg = segment(outside_grids(work, grids, min(shrink, 1.0)), inverted=inverted)
-        elif seg is None or not seg.complete:  # a photo, or a web that holds no grid
+        elif seg is None or not seg.complete:  # a photo or a grid expected, or a web that holds no grid
             searched = clock()
             seg = segment(work, inverted=inverted)
             paged += clock() - searched  # the page reading's time, not the search's

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import ROOT
 from livedigits import Recognizer, draw
-from livedigits.grid import Grid, find_grids, outside_grids
+from livedigits.grid import Grid, GridFusion, find_grids, outside_grids
 from livedigits.overlay.grid import grid_segments
 from livedigits.synthetic.grids import make_grid_picture
 
@@ -56,6 +56,24 @@ def test_grids_in_video_frames_and_photos_are_found_by_the_recogniser(recognizer
     than the page reader's working size is searched before it is read as a page."""
     picture = make_grid_picture(rows, cols, seed=3, cell=cell, size=size)
     assert [(g.rows, g.cols) for g in recognizer.recognize(picture.image).grids] == [(rows, cols)]
+
+
+def test_a_grid_expected_in_a_video_is_read_the_same(recognizer):
+    """The run loop tells the recogniser that the video's last frames held a grid: searched first,
+    the same grid and digits; and the grid fusion says when it holds one."""
+    picture = make_grid_picture(9, 9, seed=6, fill=0.4, cell=36, size=(640, 480))
+    plain, expected = recognizer.recognize(picture.image), recognizer.recognize(picture.image, grids_expected=True)
+    assert [g.table for g in expected.grids] == [g.table for g in plain.grids] == [picture.table]
+    assert [(d.digit, d.x, d.y, d.row, d.col) for d in expected.digits] == [(d.digit, d.x, d.y, d.row, d.col) for d in plain.digits]
+    blank = np.full((480, 640, 3), 235, np.uint8)
+    assert recognizer.recognize(blank, grids_expected=True).digits == []
+    fusion = GridFusion()
+    assert not fusion.holds_grids
+    fusion.update(plain.grids)
+    assert fusion.holds_grids
+    for _ in range(fusion.forget + 1):
+        fusion.update([])
+    assert not fusion.holds_grids
 
 
 def test_a_form_with_one_row_of_boxes_reads_each_box(recognizer):

@@ -398,7 +398,9 @@ class Run:
                     collector: SummaryCollector | PageSummary | None) -> Reading:
         """One frame through the recognizer, the stabilizer (unless --raw) and the --summary collector."""
         # page fusion holds the polarity of the page in view (a shadow must not flip a frame)
-        reading = self.recognizer.recognize(frame.image, inverted=getattr(stabilizer, "inverted", None))
+        # and a video showing a grid has it searched for first (not read as a page up to its web)
+        reading = self.recognizer.recognize(frame.image, inverted=getattr(stabilizer, "inverted", None),
+                                            grids_expected=grid_fusion.holds_grids)
         if stabilizer is not None:
             grids = reading.grids
             reading = stabilizer.update(frame.image, reading, frame.time_s)
