@@ -20,7 +20,7 @@ import numpy as np
 
 from .classify import NOT_A_DIGIT, NUM_DIGITS
 from .normalize import to_mnist
-from .segment import MIN_INK_CONTRAST, _has_long_lines, binarize, ink_levels, is_dark_background, to_gray
+from .segment import MIN_INK_CONTRAST, _has_long_lines, ink_levels, is_dark_background, to_gray
 
 SEARCH_SIDE = 1000       # px: grids are looked for on a copy this long (shorter pictures as they are)
 FILLS_FRAME = 0.97       # a line web at least this share of the view's width and height is squared paper

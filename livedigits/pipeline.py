@@ -9,7 +9,7 @@ import numpy as np
 
 from .classify import NOT_A_DIGIT, NUM_DIGITS, Classifier
 from .grid import Grid, find_grids, outside_grids, read_grids
-from .normalize import to_mnist
+from .normalize import to_mnist_batch
 from .segment import Box, Region, Segmentation, at_working_scale, segment, to_gray, working_scale
 from .single_digit import choose_reading, digit_crops, digit_from_probabilities
 from .strings import READERS, StringReader, choose_lines
@@ -125,7 +125,7 @@ class Recognizer:
             # One batched call for every region, then at most one more for the cut hypotheses of the
             # wide blobs that the first call found doubtful (touching digits, digits with punctuation).
             t0 = clock()
-            batch = np.stack([to_mnist(seg.crop(r)) for r in seg.regions])[..., None]
+            batch = to_mnist_batch([seg.crop(r) for r in seg.regions])
             t1 = clock()
             whole = self.classifier.predict(batch)
             t2 = clock()
@@ -135,7 +135,7 @@ class Recognizer:
                     hypotheses[index] = _cut_hypotheses(seg, region, crops)
             sliced = None
             if crops:
-                slices = np.stack([to_mnist(c) for c in crops])[..., None]
+                slices = to_mnist_batch(crops)
                 t3 = clock()
                 sliced = self.classifier.predict(slices)
                 classify_s += clock() - t3
@@ -232,9 +232,9 @@ class Recognizer:
         for image in images:
             found = digit_crops(image)
             start = len(crops)
-            crops += [to_mnist(crop) for crop in found.plain + found.unlined]
+            crops += found.plain + found.unlined
             spans.append((start, start + len(found.plain), len(crops)))
-        probs = self.classifier.predict_in_chunks(np.stack(crops)[..., None])[:, :NUM_DIGITS + 1] if crops \
+        probs = self.classifier.predict_in_chunks(to_mnist_batch(crops))[:, :NUM_DIGITS + 1] if crops \
             else np.zeros((0, NUM_DIGITS + 1), np.float32)
         result = np.empty((len(images), NUM_DIGITS + 1), np.float32)
         for index, (start, middle, end) in enumerate(spans):
