@@ -54,3 +54,24 @@ def test_centre_of_mass_shift_keeps_total_ink():
     image[2:8, 2:8] = 1.0
     moved = center_of_mass_shift(image)
     assert abs(moved.sum() - image.sum()) < 1e-3 and moved[13, 13] > 0
+
+
+def test_uint8_crops_are_cut_as_their_float_values_would_be():
+    rng = np.random.default_rng(6)
+    for trial in range(200):
+        h, w = (int(v) for v in rng.integers(1, 120, 2))
+        crop = np.zeros((h, w), np.uint8)
+        crop[rng.random((h, w)) < 0.3] = rng.integers(1, 256)
+        crop[rng.integers(0, h), rng.integers(0, w)] = 255 if trial % 2 else 9  # faint crops too
+        for thicken in (True, False):
+            assert np.array_equal(to_mnist(crop, thicken), to_mnist(crop.astype(np.float64), thicken))
+
+
+def test_a_batch_is_each_crop_normalised_alone():
+    from livedigits.normalize import to_mnist_batch
+
+    crops = [_bar(100, 30), np.zeros((10, 10), np.uint8), _bar(40, 300, thickness=2), _bar(12, 9, 3).astype(np.float32)]
+    batch = to_mnist_batch(crops)
+    assert batch.shape == (4, 28, 28, 1)
+    for crop, normalised in zip(crops, batch):
+        assert np.array_equal(normalised[:, :, 0], to_mnist(crop))

@@ -246,3 +246,74 @@ def test_histogram_of_a_mostly_blank_ink_map_equals_opencv(zeros):
     image[rng.random(image.shape) < zeros] = 0
     expected = cv2.calcHist([image], [0], None, [256], [0, 256]).ravel()
     assert np.array_equal(_histogram(image, None), expected)
+
+
+def _grown_everywhere(ink, levels, sure, keep_out=None):
+    """binarize's hysteresis done over the whole frame, as it was before it kept to the seeds' window."""
+    threshold, faint = levels
+    seed_side = max(6, int(0.018 * min(ink.shape)))
+    contours, hierarchy = cv2.findContours(sure, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    outer = [c for c, link in zip(contours, hierarchy[0]) if link[3] < 0] if contours else []
+    seeds = [c for c in outer if max(cv2.boundingRect(c)[2:]) >= seed_side]
+    grown = np.zeros_like(sure)
+    cv2.drawContours(grown, seeds, -1, 255, thickness=cv2.FILLED)
+    grown &= sure
+    allowed = cv2.threshold(ink, faint, 255, cv2.THRESH_BINARY)[1]
+    if keep_out is not None:
+        allowed = cv2.subtract(allowed, keep_out)
+    for _ in range(4):
+        grown = cv2.dilate(grown, np.ones((5, 5), np.uint8)) & allowed
+    return grown | sure
+
+
+@pytest.mark.parametrize("where", ["middle", "corners", "nothing"])
+def test_strokes_grown_around_their_seeds_equal_growing_over_the_whole_frame(where):
+    image = page(480, 640)
+    if where == "middle":
+        put_text(image, "3 8", (250, 260))
+    elif where == "corners":  # seeds touching every edge: the window is clipped to the frame
+        for origin in ((-5, 40), (590, 40), (-5, 478), (590, 478), (300, 250)):
+            put_text(image, "8", origin)
+    cv2.line(image, (0, 300), (639, 330), 175, 1)  # a faint stroke the seeds may grow into
+    blurred = cv2.GaussianBlur(image, (0, 0), 1.5)
+    ink, _ = ink_map(blurred)
+    levels = ink_levels(ink)
+    sure = cv2.threshold(ink, levels[0], 255, cv2.THRESH_BINARY)[1]
+    keep_out = np.zeros_like(sure)
+    keep_out[310:330] = 255
+    for blocked in (None, keep_out):
+        assert np.array_equal(binarize(ink, levels=levels, sure=sure, keep_out=blocked),
+                              _grown_everywhere(ink, levels, sure, blocked))
+
+
+def test_page_grown_across_shadows_equals_the_plain_region_growing():
+    from livedigits.segment import _grown_by_fading
+
+    def grown(paper, core, step):  # the growing written plainly, one pixel ring a pass
+        region, levels = core.copy(), paper.astype(np.int16)
+        for _ in range(max(paper.shape)):
+            brightest = cv2.dilate(np.where(region, levels, 0).astype(np.int16), np.ones((3, 3), np.uint8))
+            new = ~region & (brightest > 0) & (levels >= brightest - step)
+            if not new.any():
+                break
+            region |= new
+        return region
+
+    rng = np.random.default_rng(5)
+    for trial in range(60):
+        h, w = (int(v) for v in rng.integers(5, 80, 2))
+        paper = cv2.GaussianBlur(rng.integers(0, 256, (h, w)).astype(np.float32), (0, 0), 1 + trial % 5).astype(np.uint8)
+        core = paper > np.percentile(paper, 90)
+        step = float(rng.uniform(0, 30)) if trial % 4 else float(trial % 3)
+        assert np.array_equal(_grown_by_fading(paper, core, step), grown(paper, core, step))
+
+
+def test_ink_map_keeps_the_paper_floor_on_dark_paper():
+    dark = np.full((240, 320), 12, np.uint8)  # paper darker than the floor of 16
+    put_text(dark, "7", (140, 150))
+    ink, _ = ink_map(dark, polarity=False)
+    background = cv2.resize(cv2.GaussianBlur(cv2.morphologyEx(cv2.resize(dark, (40, 30), interpolation=cv2.INTER_AREA),
+                                                              cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))),
+                                             (3, 3), 0), (320, 240), interpolation=cv2.INTER_LINEAR)
+    expected = cv2.divide(cv2.subtract(background, dark), cv2.max(background, 16), scale=255)
+    assert np.array_equal(ink, expected)
