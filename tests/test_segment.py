@@ -317,3 +317,26 @@ def test_ink_map_keeps_the_paper_floor_on_dark_paper():
                                              (3, 3), 0), (320, 240), interpolation=cv2.INTER_LINEAR)
     expected = cv2.divide(cv2.subtract(background, dark), cv2.max(background, 16), scale=255)
     assert np.array_equal(ink, expected)
+
+
+def test_components_numbered_from_their_contours_are_the_labelled_components():
+    from livedigits.segment import _components
+
+    rng = np.random.default_rng(7)
+    for trial in range(40):
+        mask = np.zeros((120, 160), np.uint8)
+        for _ in range(int(rng.integers(1, 12))):
+            x, y = (int(v) for v in rng.integers(-10, 150, 2))
+            r = int(rng.integers(3, 40))
+            cv2.circle(mask, (x, y), r, 255, int(rng.integers(1, 4)))  # rings: holes, touching the edges
+            cv2.circle(mask, (x, y), max(1, r // 3), 255, -1 if trial % 2 else 1)  # a piece inside a ring's hole
+        mask[rng.random(mask.shape) < 0.002] = 255  # specks, some diagonal neighbours
+        labels, ids, stats = _components(mask, 6)
+        count, expected = cv2.connectedComponents(mask, connectivity=8, ltype=cv2.CV_32S)
+        assert np.array_equal(labels > 0, mask > 0)
+        # the same pixels share a number in both: one number of ours per labelled component and back
+        pairs = np.unique(np.stack([labels[mask > 0], expected[mask > 0]]), axis=1)
+        assert pairs.shape[1] == count - 1 == len(np.unique(pairs[0])) == len(np.unique(pairs[1]))
+        for label, (x, y, w, h, area) in zip(ids, stats):
+            own = labels == label
+            assert own.sum() == area and cv2.boundingRect(own.astype(np.uint8)) == (x, y, w, h)
