@@ -574,10 +574,14 @@ def _thin_only(lines: np.ndarray, mask: np.ndarray, min_length: int = 0, factor:
     margin = 6 // factor
     contours = outer_contours(lines)
     keep = []
-    for contour, (x, y, length, h) in zip(contours, bounding_boxes(contours)):
+    for contour, (x, y, length, h) in zip(contours, bounding_boxes(contours).tolist()):
+        if length < min_length:
+            continue
         thickness = np.count_nonzero(mask[max(0, y - margin):y + h + margin, x:x + length]) / max(length, 1)
-        if length >= min_length and thickness <= max((4 + factor) / factor, 0.035 * length + (factor - 1) / factor):
+        if thickness <= max((4 + factor) / factor, 0.035 * length + (factor - 1) / factor):
             keep.append(contour)
+    if not keep:  # the commonest answer (the rows of writing that the opening left): no frame-sized passes
+        return np.zeros_like(lines)
     return cv2.bitwise_and(filled(keep, lines.shape), lines)
 
 
@@ -693,7 +697,7 @@ def _labels_from_contours(mask: np.ndarray, contours: list, boxes: np.ndarray) -
     whole frame, which costs several times the tracing on a page."""
     labels = np.zeros(mask.shape, np.int32)
     for index in np.argsort(-(boxes[:, 2].astype(np.int64) * boxes[:, 3]), kind="stable").tolist():
-        cv2.drawContours(labels, contours, index, index + 1, thickness=cv2.FILLED)
+        cv2.drawContours(labels, [contours[index]], 0, index + 1, thickness=cv2.FILLED)
     for x, y, w, h in boxes.tolist():  # nothing was drawn outside the boxes
         labels[y:y + h, x:x + w] *= mask[y:y + h, x:x + w] > 0
     return labels
