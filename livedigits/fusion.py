@@ -83,12 +83,14 @@ _KEYFRAME_EVERY = 15      # frames between keyframe refreshes (the best-covering
 _MIN_INK_VARIANCE = 30.0  # grey variance of a detection's box below which it holds no ink (desk grain)
 _MIN_CONTRAST_KEPT = 0.12  # less of its usual contrast and a slot's place holds no digit any more...
 _INK_KEPT = 0.5           # ... this much or more and its digit is still there, read or not...
-_MAX_UNREAD = 45          # ... for at most this many frames in a row
+_MAX_UNREAD = 45          # ... for at most this many frames in a row...
+_READ_SHARE = 0.5         # ... if read in this share of the sharp frames that had it in view
 _MIN_FLASH = 8.0
 _PAGE_DIGITS = 3          # showable digits that make a page believed...
 _PAGE_SIGHTINGS = 5       # ... or one digit seen sharp in this many frames
 _PAGE_CLEAR = 6           # ... or this many read clearly (FusionSettings.still_speed, clear_confidence)
 _CONSISTENT = 3           # sightings read alike and surely (clear_confidence) that show a digit, blurred or not
+_MATURE_HITS = 10         # a page whose shown digits were read sharp this often (median) is read
 _POLARITY_VOTES = 6       # digits seen on a page before its polarity is held
 _CHECK_AFTER_MOVING = 2   # fast-moving frames after which the mapping is checked against the keyframe
 _MAX_HOLD = 4             # frames: a brightness change that lasts longer is no flash
@@ -322,11 +324,13 @@ class PageRegistry:
 
 class Slot(Track):
     """A digit of the page: a Track whose box is in page coordinates (it does not move with the camera)."""
-    __slots__ = ("sharp_hits", "clear_hits", "sightings", "ever_shown", "unread", "relative", "shown_digit", "waiting")
+    __slots__ = ("sharp_hits", "clear_hits", "sightings", "ever_shown", "unread", "relative", "shown_digit", "waiting",
+                 "sharp_views")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.sharp_hits = 0
+        self.sharp_views = 0       # sharp frames it was in view in (a real digit is read in most of them)
         self.clear_hits = 0        # sharp sightings with the camera still and the reader sure of it
         self.sightings = 1         # sightings of all kinds (not cut by the frame's edge)
         self.shown_digit = -1      # the digit on display (follows `digit` once the change has settled)
@@ -337,13 +341,15 @@ class Slot(Track):
 
     @property
     def replaceable(self) -> bool:
-        """Never shown, seen sharp once at most: a sharp sighting where it lies may replace it."""
-        return self.sharp_hits <= 1 and not self.ever_shown
+        """Never shown and seen sharp once at most, or never seen sharp: a sharp sighting where it lies
+        may replace it."""
+        return (self.sharp_hits <= 1 and not self.ever_shown) or not self.sharp_hits
 
     @property
     def tentative(self) -> bool:
-        """Never seen sharp nor shown: what it holds may be a smeared or cut view of a digit."""
-        return not self.sharp_hits and not self.ever_shown
+        """Never seen sharp: what it holds may be a smeared or cut view of a digit (shown or not: one
+        read alike in blurred frames is shown, and its squashed box must not keep the sharp digit out)."""
+        return not self.sharp_hits
 
 
 class SlotBoard:
@@ -354,6 +360,8 @@ class SlotBoard:
         self.track_settings = settings.track_settings()
         self.slots: list[Slot] = []
         self.next_id = first_id
+        self.mature = False        # its digits were each read sharp in many frames: a new one needs more
+        self.renewed = 0           # slots that started again from a sharp sighting (their box moved)
 
     def boxes(self) -> np.ndarray:
         return np.array([s.box for s in self.slots], np.float64).reshape(-1, 4)
@@ -393,11 +401,13 @@ class SlotBoard:
         """A tentative slot (never seen sharp) starts again from a sharp sighting: its box and evidence
         are the sighting's (what the blur said of it is dropped)."""
         slot.box = list(page_box)
+        self.renewed += 1
         slot.evidence = np.array(det.probs, np.float64)
         slot.weight = 1.0
         slot.sharp_ref = max(det.sharpness, 1e-9)
         slot.contrast = det.contrast
         slot.hits = slot.sharp_hits = slot.sightings = 1
+        slot.sharp_views = 0
         slot.clear_hits = int(clear)
         slot.missed = slot.away = 0
         slot.relative = relative
@@ -440,7 +450,13 @@ class SlotBoard:
         w = max(slot.weight, 1e-12)
         needed = s.min_confidence - (s.switch_margin if slot.shown else 0.0)
         # (the sightings that let a digit be shown are asked for once: shown, it stays while sure)
-        return ((slot.sharp_hits >= s.confirm_sharp or slot.clear_hits >= 1 or self.consistent(slot) or slot.ever_shown)
+        # a page read for a while has all its digits: a digit new to it is more likely a smear or a
+        # piece of one seen as the camera moves, and is shown only once seen sharp several times
+        if self.mature and not slot.ever_shown:
+            seen = slot.sharp_hits > s.confirm_sharp
+        else:
+            seen = slot.sharp_hits >= s.confirm_sharp or slot.clear_hits >= 1 or self.consistent(slot)
+        return ((seen or slot.ever_shown)
                 and slot.evidence[slot.digit] >= needed * w
                 and slot.evidence[_NOT_A_DIGIT] < s.max_not_digit * w)
 
@@ -471,7 +487,7 @@ class Page:
         """slot id -> (line, position in reading order), from the page boxes of the slots ever shown.
         Lines are found with the writing's slope taken out, so a tilted page reads as it is written."""
         slots = [s for s in self.board.slots if s.ever_shown]
-        key = tuple(s.id for s in slots)
+        key = (self.board.renewed, *(s.id for s in slots))
         if key != self._layout_key:
             self._layout_key, self._layout = key, _layout(slots)
         return self._layout
@@ -700,7 +716,10 @@ class PageFusion:
         page_boxes = map_boxes(inverse, [d.box for d in detections])
         sharpness = [d.sharpness for d in detections if not d.edge]
         frame_sharp = _median(sharpness) if sharpness else 0.0
-        page.sharp_ref = max(page.sharp_ref * s.sharp_fade, frame_sharp)
+        # (it fades only while the page is seen: frames of the desk or blank paper say nothing of it,
+        # and a reference faded there would take the blur of the camera's return for sharp)
+        if pairs or not page.sharp_ref:
+            page.sharp_ref = max(page.sharp_ref * s.sharp_fade, frame_sharp)
         steady = registry.speed <= s.max_speed * view.size[0]
         # the page's sharpness is known once the camera has held still on it: until then (the pan
         # onto a page blurs every frame alike) only frames with the camera still count as sharp
@@ -776,8 +795,11 @@ class PageFusion:
             # a dimmer frame), the digit did not go
             if pairs or registry.measured:
                 relative = view.measure(frame_boxes[unseen], relative=True)[1]
+                # (only digits read in most sharp frames that showed them: a stray slot (a smear, a
+                # piece of a digit) lies on ink too, and would stay)
                 inked = {i for i, c in zip(unseen, relative.tolist()) if c >= _INK_KEPT * board.slots[i].relative
-                         and board.slots[i].unread < _MAX_UNREAD and i not in absent}
+                         and board.slots[i].unread < _MAX_UNREAD and i not in absent
+                         and board.slots[i].sharp_hits >= _READ_SHARE * board.slots[i].sharp_views}
             ratios = [sh / board.slots[i].sharp_ref for i, sh in zip(unseen, sharp.tolist()) if i not in absent]
             # a fast-moving camera blurs: it spreads a thin stroke so far that its contrast drops like
             # a vanished digit's
@@ -791,6 +813,7 @@ class PageFusion:
         self._ink_held = bool(unseen) and 2 * len(inked) > len(unseen)
         for i, slot in enumerate(board.slots):
             slot.in_view = bool(in_view[i])
+            slot.sharp_views += sharp_frame and slot.in_view
             slot.unread = slot.unread + 1 if i in inked else 0
             if i in seen:
                 continue
@@ -801,6 +824,8 @@ class PageFusion:
         # a page is believed once it holds a few showable digits, or one seen sharp in several frames:
         # the grain of a desk or a crease may read as a digit or two for a moment
         # (or many digits read clearly at once: a page of writing, not grain)
+        shown_hits = [slot.sharp_hits for slot in board.slots if slot.shown]
+        board.mature = len(shown_hits) >= _PAGE_DIGITS and _median(shown_hits) >= _MATURE_HITS
         showable = [board.showable(slot) for slot in board.slots]
         page.confirmed = page.confirmed or sum(ok and slot.sharp_hits >= s.confirm_sharp
                                                for ok, slot in zip(showable, board.slots)) >= _PAGE_DIGITS \

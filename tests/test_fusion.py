@@ -177,6 +177,48 @@ def test_digits_unread_with_their_ink_in_place_stay_shown():
     assert texts == ["147"] * 8
 
 
+def test_a_digit_shown_from_blurred_frames_gives_way_to_the_sharp_digit():
+    """Blurred frames read the top of the 7 surely, as a squashed 7, three times: it is shown. The
+    sharp 7 (too far from that squashed box's centre to pair with it) takes its slot over instead of
+    being kept out of the page by it."""
+    fusion = PageFusion()
+    frame = page_frame()
+    cv2.line(frame, (500, 200), (500, 240), (30, 30, 30), 3)    # a second "1": three digits to register on
+    other = Digit(490, 196, 22, 48, 1, 0.97, 0, probabilities=probs(1, 0.97))
+    for k in range(5):
+        fusion.update(frame, Reading([ONE, FOUR, other]), k / 15)
+    squashed = Digit(395, 188, 40, 14, 7, 0.97, 0, probabilities=probs(7, 0.97))
+    for k in range(5, 8):
+        fusion.update(cv2.GaussianBlur(frame, (0, 0), 3), Reading([ONE, FOUR, squashed, other]), k / 15)
+    texts = [fusion.update(frame, Reading([ONE, FOUR, SEVEN, other]), k / 15).text for k in range(8, 11)]
+    assert texts[-1] == "1471"
+    seven = [sl for sl in fusion.page.board.slots if sl.digit == 7]
+    assert len(seven) == 1 and seven[0].box[3] > 40
+
+
+def test_a_digit_new_to_a_page_read_for_a_while_needs_more_sharp_sightings():
+    """Once every digit of a page has been read in many sharp frames, something new read once or
+    twice (a smear, a piece of a digit, a speck) is not shown; read in a third sharp frame, it is."""
+    fusion = PageFusion()
+    for k in range(12):
+        fusion.update(page_frame(), Reading([ONE, FOUR, SEVEN]), k / 15)
+    frame = page_frame()
+    cv2.line(frame, (500, 200), (500, 240), (30, 30, 30), 3)
+    another = Digit(490, 196, 22, 48, 1, 0.97, 0, probabilities=probs(1, 0.97))
+    texts = [fusion.update(frame, Reading([ONE, FOUR, SEVEN, another]), k / 15).text for k in range(12, 15)]
+    assert texts == ["147", "147", "1471"]
+
+
+def test_a_digit_read_in_few_of_the_sharp_frames_that_show_it_goes():
+    """Ink in place keeps a digit the reader misses (a shadow) only if it is read in most sharp frames
+    that show it: a slot read twice and then never again, the rest of the page being read, goes."""
+    fusion = PageFusion()
+    for k in range(2):
+        fusion.update(page_frame(), Reading([ONE, FOUR, SEVEN]), k / 15)
+    texts = [fusion.update(page_frame(), Reading([ONE, FOUR]), k / 15).text for k in range(2, 30)]
+    assert texts[0] == "147" and texts[-1] == "14"
+
+
 def test_a_shown_digit_keeps_its_reading_through_blurred_frames():
     fusion = PageFusion()
     for k in range(4):
