@@ -108,10 +108,35 @@ def _string_digits(rng, long_strings: float) -> str:
     return digits
 
 
+def _stroke_one(height: int, thickness: int, rng) -> np.ndarray:
+    """A "1" written as one bare stroke (no flag, no foot), slightly slanted: the thin 1 a line
+    may start with."""
+    lean = int(rng.integers(0, max(1, height // 8) + 1))
+    a = np.zeros((height, lean + thickness + 2), np.float32)
+    cv2.line(a, (lean + 1, 0), (1, height - 1), 1.0, thickness)
+    return a
+
+
+def _with_tail(alpha: np.ndarray, length: float, rng) -> np.ndarray:
+    """A 7's or a 9's lower part drawn out downwards by ``length`` pixels (a long tail below the row)."""
+    rows = alpha.shape[0]
+    split = int(rows * rng.uniform(0.5, 0.7))
+    lower = cv2.resize(alpha[split:], (alpha.shape[1], rows - split + int(length)), interpolation=cv2.INTER_LINEAR)
+    return np.concatenate([alpha[:split], lower], axis=0)
+
+
 def compose(pools: list[DigitPool], pool_weights: np.ndarray, backgrounds: list, rng,
-            long_strings: float = 0.2) -> tuple[np.ndarray, str]:
-    """One synthetic line: (grey uint8 crop, digit string)."""
+            long_strings: float = 0.2, small_digits: float = 0.12, tails: float = 0.15) -> tuple[np.ndarray, str]:
+    """One synthetic line: (grey uint8 crop, digit string). Some lines hold digits much smaller
+    than their neighbours, written high (small round 0s), and some 7s and 9s with tails reaching one
+    or two digit heights below the row, then mostly cut off below the row as the recogniser crops a
+    line (its tall strokes cut a little beyond the row)."""
     text = _string_digits(rng, long_strings)
+    if rng.random() < 0.1:  # amounts and counts often start with a 1
+        text = "1" + text[1:]
+    small_line = rng.random() < small_digits
+    tail_line = rng.random() < tails
+    tail_room = 2.2 if tail_line else 0.0
     mixed = rng.random() < 0.15
     pool = pools[rng.choice(len(pools), p=pool_weights)]
     h = 40.0
@@ -134,12 +159,23 @@ def compose(pools: list[DigitPool], pool_weights: np.ndarray, backgrounds: list,
             candidates = p.by_digit[int(ch)]
         ink = p.inks[int(rng.choice(candidates))]
         dh = h * rng.uniform(0.88, 1.05) * (rng.uniform(0.85, 1.0) if ch == "1" else 1.0)
+        small = small_line and rng.random() < (0.5 if ch == "0" else 0.1)
+        if small:
+            dh = h * rng.uniform(0.4, 0.7)
         scale = dh / ink.shape[0]
         dw = max(2, int(round(ink.shape[1] * scale * rng.uniform(0.85, 1.15))))
-        alpha = cv2.resize(ink, (dw, max(2, int(round(dh)))), interpolation=cv2.INTER_LINEAR)
-        box = np.zeros((int(h * 1.2), dw), np.float32)
+        if ch == "1" and rng.random() < 0.08:
+            alpha = _stroke_one(max(2, int(round(dh))), max(1, thickness - 1), rng)
+            dw = alpha.shape[1]
+        else:
+            alpha = cv2.resize(ink, (dw, max(2, int(round(dh)))), interpolation=cv2.INTER_LINEAR)
         top = int(np.clip(h * 1.2 - alpha.shape[0] - h * 0.1 + rng.normal(0, 0.04 * h), 0, h * 1.2 - alpha.shape[0]))
-        box[top:top + alpha.shape[0]] = alpha
+        if small:  # written high: from the row's top to its middle
+            top = int(h * 0.15 + rng.uniform(0, 0.6) * max(0.0, h * 0.95 - alpha.shape[0]))
+        if tail_line and ch in "79" and rng.random() < 0.7:
+            alpha = _with_tail(alpha, h * rng.uniform(0.5, tail_room - 0.2), rng)
+        box = np.zeros((int(h * (1.2 + tail_room)), dw), np.float32)
+        box[top:top + alpha.shape[0]] = alpha[:box.shape[0] - top]
         gap = (spacing + rng.normal(0, 0.06)) * h if i else 0.0
         if separator_char and i and (len(text) - i) % 3 == 0:
             if separator_char == " ":
@@ -151,7 +187,7 @@ def compose(pools: list[DigitPool], pool_weights: np.ndarray, backgrounds: list,
         pieces.append((box, gap))
     if trailing:
         pieces.append((_separator(trailing, h * 1.2, thickness, rng), rng.uniform(0.0, 0.3) * h))
-    H = int(h * 1.2)
+    H = int(h * (1.2 + tail_room))
     width = int(sum(max(1, a.shape[1]) + g for a, g in pieces) + 4 * h)
     canvas = np.zeros((H, max(width, 8)), np.float32)
     x = 2 * h
@@ -161,11 +197,14 @@ def compose(pools: list[DigitPool], pool_weights: np.ndarray, backgrounds: list,
         region = canvas[:alpha.shape[0], xi:xi + alpha.shape[1]]
         np.maximum(region, alpha[:region.shape[0], :region.shape[1]], out=region)
         x += alpha.shape[1]
+    cut_below = tail_line and rng.random() < 0.7
+    if cut_below:  # the picture ends a little below the row (0-0.3 digit heights and a margin)
+        canvas[int(h * (1.1 + rng.uniform(0.0, 0.3) + rng.uniform(0.1, 0.3))):] = 0
     if thickness_change:
         kernel = np.ones((2 + abs(thickness_change),) * 2, np.uint8)
         canvas = (cv2.dilate if thickness_change > 0 else cv2.erode)(canvas, kernel)
         if thickness_change < 0 and canvas.max() < 0.5:
-            return compose(pools, pool_weights, backgrounds, rng, long_strings)
+            return compose(pools, pool_weights, backgrounds, rng, long_strings, small_digits, tails)
     # slant (shear about the baseline) and a small rotation
     pad = int(h * 0.6)
     canvas = cv2.copyMakeBorder(canvas, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
@@ -176,11 +215,11 @@ def compose(pools: list[DigitPool], pool_weights: np.ndarray, backgrounds: list,
     canvas = cv2.warpAffine(canvas, matrix[:2].astype(np.float32), (canvas.shape[1], canvas.shape[0]))
     rows, cols = np.flatnonzero(canvas.max(axis=1) > 0.3), np.flatnonzero(canvas.max(axis=0) > 0.3)
     if rows.size == 0 or cols.size == 0:
-        return compose(pools, pool_weights, backgrounds, rng, long_strings)
+        return compose(pools, pool_weights, backgrounds, rng, long_strings, small_digits, tails)
     ink_h = rows[-1] - rows[0] + 1
     mx0, mx1 = (rng.uniform(0.03, 0.5, 2) * ink_h).astype(int)
     my0, my1 = (rng.uniform(0.03, 0.3, 2) * ink_h).astype(int)
-    y0, y1 = max(0, rows[0] - my0), min(canvas.shape[0], rows[-1] + 1 + my1)
+    y0, y1 = max(0, rows[0] - my0), min(canvas.shape[0], rows[-1] + 1 + (0 if cut_below else my1))
     x0, x1 = max(0, cols[0] - mx0), min(canvas.shape[1], cols[-1] + 1 + mx1)
     alpha = canvas[y0:y1, x0:x1]
     gray = _paint(alpha, backgrounds, rng, thickness)

@@ -47,7 +47,10 @@ class DigitSource:
         return len(self.labels)
 
     def part(self, validation: bool) -> "DigitSource":
-        keep = np.flatnonzero(self.validation == validation)
+        return self.part_where(self.validation == validation)
+
+    def part_where(self, mask: np.ndarray) -> "DigitSource":
+        keep = np.flatnonzero(mask)
         return DigitSource(self.name, [self.pictures[i] for i in keep], self.labels[keep], self.groups[keep],
                            self.validation[keep])
 

@@ -68,6 +68,8 @@ def digit_pools(mnist_x: np.ndarray, mnist_y: np.ndarray, paths: dict, log=print
         except (SourceMissing, KeyError, TypeError) as err:
             log(f"strings: skipped {name} ({err})", file=sys.stderr)
             continue
+        if name == "cheque":  # the tuning cheques' digits stay out too: they choose the epoch
+            source = source.part_where(np.array([not tuning_cheque(g) for g in source.groups], bool))
         convert = ink_from_dark if dark else ink_from_light
         pools.append(DigitPool(name, *_inks([convert(p) for p in source.pictures], source.labels)))
         log(f"strings: pool {name}: {len(pools[-1].inks)} digits", file=sys.stderr)
@@ -320,6 +322,55 @@ def build_model(keras, dropout: float = 0.2):
     return keras.Model(inputs, outputs, name="digit_strings")
 
 
+def keras_from_tflite(keras, path: Path):
+    """The Keras model of a shipped ``strings.tflite`` (when its .keras was not kept): the LiteRT
+    file holds each convolution with its batch normalisation folded in (int8 weights, one scale per
+    output channel), so each convolution takes the dequantised folded kernel and its normalisation
+    becomes the identity plus the folded bias. The normalisations are frozen (trainable=False: Keras
+    then runs them as at inference), so a fine-tuning from here trains the folded network as it is."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    interpreter.allocate_tensors()
+    tensors = {d["name"]: d for d in interpreter.get_tensor_details()}
+
+    def value(name: str) -> np.ndarray:
+        detail = tensors[name]
+        v = interpreter.get_tensor(detail["index"])
+        if v.dtype == np.int8:
+            scales = detail["quantization_parameters"]["scales"]
+            v = v.astype(np.float32) * scales.reshape(-1, *[1] * (v.ndim - 1))
+        return v.astype(np.float32)
+
+    def vector(prefix: str) -> np.ndarray:
+        hits = [n for n, d in tensors.items() if n.startswith(prefix) and len(d["shape"]) == 1]
+        if len(hits) != 1:
+            raise ValueError(f"{path}: not a string model of this architecture ({prefix}: {len(hits)} tensors)")
+        return value(hits[0])
+
+    model = build_model(keras)
+    # the converter's names: the k-th convolution (in layer order) is conv2d_{suffix(k)}
+    suffix = lambda k: "1" if k == 0 else "1_2" if k == 1 else f"{k}_1"  # noqa: E731
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    for k, conv in enumerate(convs):
+        kernel = np.transpose(value(f"digit_strings_1/conv2d_{suffix(k)}/convolution"), (1, 2, 3, 0))
+        if k == 9:
+            conv.set_weights([kernel, vector("digit_strings_1/conv2d_9_1/BiasAdd")])
+            continue
+        conv.set_weights([kernel])
+        norm = norms[k]
+        n = kernel.shape[-1]
+        if k in (7, 8):  # the dilated convolutions' normalisations stay apart: y = x * mul + sub
+            scale = value(f"digit_strings_1/batch_normalization_{k}_1/batchnorm/mul")
+            shift = value(f"digit_strings_1/batch_normalization_{k}_1/batchnorm/sub")
+        else:
+            scale, shift = np.ones(n, np.float32), vector(f"digit_strings_1/re_lu_{suffix(k)}/Relu;")
+        norm.set_weights([scale, shift, np.zeros(n, np.float32), np.full(n, 1 - norm.epsilon, np.float32)])
+        norm.trainable = False
+    return model
+
+
 def keras_read(model, lines: list[np.ndarray], batch: int = 64) -> list[str]:
     """Greedy readings of ink-map lines with the Keras model, batched by padded width."""
     out = [""] * len(lines)
@@ -366,14 +417,20 @@ def augment_batch(rows: np.ndarray, widths: np.ndarray, rng) -> np.ndarray:
 
 
 def train(data: dict, tuning: tuple[list, list], out: Path, minutes: float, batch_size: int = 64,
-          lr: float = 2e-3, seed: int = 1, init: str | None = None, log=print) -> dict:
+          lr: float = 2e-3, seed: int = 1, init: str | None = None, eval_every: int = 0, log=print) -> dict:
+    """Train for ``minutes`` (a cosine schedule over them); the tuning cheques are read at the end
+    of each pass over the data and every ``eval_every`` steps, and the best state is kept (each
+    one looked at is saved in OUT/checkpoints/ for a later choice with the crops and the vote)."""
     import keras
     import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
-    model = build_model(keras)
-    if init:
-        model.load_weights(init)
+    if init and str(init).endswith(".tflite"):
+        model = keras_from_tflite(keras, Path(init))
+    else:
+        model = build_model(keras)
+        if init:
+            model.load_weights(init)
     x_all, widths, y_all = data["x"], data["width"], data["y"]
     steps_per_epoch = len(x_all) // batch_size
     budget = minutes * 60
@@ -417,22 +474,34 @@ def train(data: dict, tuning: tuple[list, list], out: Path, minutes: float, batc
             if total_steps % 200 == 0:
                 log(f"strings: step {total_steps} loss {np.mean(losses[-200:]):.3f} "
                     f"({time.time() - started:.0f} s)", file=sys.stderr)
-            if planned_steps and total_steps >= planned_steps:
+            done = bool(planned_steps and total_steps >= planned_steps)
+            if done or s == steps_per_epoch - 1 or (eval_every and total_steps % eval_every == 0):
+                epoch += s == steps_per_epoch - 1
+                best = _look(model, tune_lines, tune_truth, history, best, out, epoch, total_steps,
+                             float(np.mean(losses[-eval_every or None:])), started, log)
+            if done:
                 break
-        epoch += 1
-        tuned = score(keras_read(model, tune_lines), tune_truth)
-        history.append({"epoch": epoch, "steps": total_steps, "loss": float(np.mean(losses)), "tuning": tuned,
-                        "seconds": round(time.time() - started)})
-        log(f"strings: epoch {epoch} loss {np.mean(losses):.3f} tuning cheques exact {100 * tuned['exact']:.1f} % "
-            f"CER {100 * tuned['cer']:.2f} %", file=sys.stderr)
-        if tuned["exact"] - tuned["cer"] > best[0]:
-            best = (tuned["exact"] - tuned["cer"], model.get_weights())
-            model.save(out / "strings.keras")
         if planned_steps and total_steps >= planned_steps:
             break
     model.set_weights(best[1])
-    return {"history": history, "best_epoch": int(np.argmax([h["tuning"]["exact"] - h["tuning"]["cer"] for h in history])) + 1,
+    return {"history": history, "best": history[int(np.argmax([h["tuning"]["exact"] - h["tuning"]["cer"] for h in history]))],
             "train_seconds": round(time.time() - started), "parameters": int(model.count_params()), "model": model}
+
+
+def _look(model, tune_lines, tune_truth, history, best, out: Path, epoch: int, steps: int, loss: float,
+          started: float, log) -> tuple:
+    """Read the tuning cheques, log, save the state as a checkpoint; the best so far (by exact
+    minus character errors) -> (its score, its weights)."""
+    tuned = score(keras_read(model, tune_lines), tune_truth)
+    history.append({"epoch": epoch, "steps": steps, "loss": loss, "tuning": tuned, "seconds": round(time.time() - started)})
+    log(f"strings: step {steps} (epoch {epoch}) loss {loss:.3f} tuning cheques exact {100 * tuned['exact']:.1f} % "
+        f"CER {100 * tuned['cer']:.2f} %", file=sys.stderr)
+    (out / "checkpoints").mkdir(parents=True, exist_ok=True)
+    model.save(out / "checkpoints" / f"step{steps:06d}.keras")
+    if tuned["exact"] - tuned["cer"] > best[0]:
+        best = (tuned["exact"] - tuned["cer"], model.get_weights())
+        model.save(out / "strings.keras")
+    return best
 
 
 def export_tflite(model, path: Path) -> None:
@@ -562,7 +631,9 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--init", help="start from this .keras model's weights")
+    parser.add_argument("--init", help="start from this model's weights (.keras, or a shipped .tflite)")
+    parser.add_argument("--eval-every", type=int, default=0, help="also read the tuning cheques (and save a "
+                        "checkpoint) every this many steps")
     parser.add_argument("--from-gpu", metavar="WEIGHTS", help="no training here: export these weights (from "
                         "`python -m livedigits.training.gpu strings`), write the card, calibrate")
     parser.add_argument("--calibrate-only", action="store_true",
@@ -591,7 +662,8 @@ def main(argv=None) -> int:
         np.savez(cache, **data)
     print(f"strings: {len(data['x'])} lines: {data['counts']}", file=sys.stderr)
     out.mkdir(parents=True, exist_ok=True)
-    result = train(data, tuning_lines(cheque_folder), out, args.minutes, args.batch_size, args.lr, args.seed, args.init)
+    result = train(data, tuning_lines(cheque_folder), out, args.minutes, args.batch_size, args.lr, args.seed, args.init,
+                   args.eval_every)
     export_tflite(result.pop("model"), out / "strings.tflite")
     card = {"name": "digit strings (CNN + dilated 1-D convolutions + CTC)", "input": f"(1, {HEIGHT}, W, 1) float32 ink map "
             "0-1 from livedigits.strings.line_input; W any multiple of 4", "output": f"(1, W/{STRIDE}, {NUM_OUTPUTS}) logits: "

@@ -28,3 +28,39 @@ def test_training_rows_fit_the_training_width():
     assert row.shape == (HEIGHT, TRAIN_WIDTH) and width == TRAIN_WIDTH
     row, width = to_training_row(np.full((40, 80), 200, np.uint8))
     assert width == 64 and not row[:, width:].any()
+
+
+def test_the_shipped_lite_model_gives_back_its_keras_twin():
+    import cv2
+    import keras
+
+    from livedigits.strings import StringReader, default_string_model_path, line_input
+    from livedigits.training.strings import keras_from_tflite
+
+    path = default_string_model_path()
+    model = keras_from_tflite(keras, path)
+    picture = np.full((48, 200), 235, np.uint8)
+    cv2.putText(picture, "4071", (10, 38), cv2.FONT_HERSHEY_SIMPLEX, 1.3, 30, 3)
+    line = line_input(picture)
+    x = np.zeros((1, HEIGHT, 64 * -(-line.shape[1] // 64), 1), np.float32)
+    x[0, :, :line.shape[1], 0] = line
+    ours = model(x, training=False).numpy()[0][:-(-line.shape[1] // STRIDE)]
+    lite = np.log(StringReader(path).probabilities(line))
+    assert np.mean(ours.argmax(axis=1) == lite.argmax(axis=1)) > 0.95
+    ours_log = ours - np.log(np.exp(ours - ours.max(axis=1, keepdims=True)).sum(axis=1, keepdims=True)) - ours.max(axis=1, keepdims=True)
+    assert np.abs(np.maximum(ours_log, -20) - np.maximum(lite, -20)).max() < 2.0  # int8 weights, as shipped
+    assert not any(layer.trainable for layer in model.layers if "batch_normalization" in layer.name)
+
+
+def test_no_digit_of_a_tuning_or_held_out_cheque_is_composed_into_training_lines(mnist, realworld):
+    import csv
+
+    from livedigits.training.strings import digit_pools, tuning_cheque
+
+    pools = digit_pools(mnist.x_train[:50], mnist.y_train[:50], {"cheque": realworld / "cheque_amounts"},
+                        log=lambda *a, **k: None)
+    with open(realworld / "cheque_amounts" / "digit_boxes.csv", newline="") as handle:
+        cheques = [row["relative_path"] for row in csv.DictReader(handle)]
+    kept = [p for p in cheques if not in_validation("cheque", p) and not tuning_cheque(p)]
+    assert 0 < len(kept) < len(cheques) - 300
+    assert [len(p.inks) for p in pools if p.name == "cheque"] == [len(kept)]  # none too small to keep here
