@@ -21,9 +21,10 @@ def main() -> int:
     parser.add_argument("--model")
     parser.add_argument("--min-confidence", type=float)
     parser.add_argument("--reader", choices=["auto", "digits", "strings"], default="auto")
+    parser.add_argument("--string-model", help="the string reader's .tflite (default: the shipped one)")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
-    kwargs = {"reader": args.reader}
+    kwargs = {"reader": args.reader, "string_model": args.string_model}
     if args.min_confidence is not None:
         kwargs["min_confidence"] = args.min_confidence
     recognizer = Recognizer(args.model, **kwargs)
