@@ -138,7 +138,7 @@ def _shift_to_centre(image: np.ndarray, out: np.ndarray) -> bool:
     shift = np.float32([[1, 0, centre - cx], [0, 1, centre - cy]])
     moved = cv2.warpAffine(image, shift, image.shape[::-1], flags=cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    np.clip(moved, 0.0, 1.0, out=out)
+    np.minimum(np.maximum(moved, 0.0, out=out), 1.0, out=out)  # np.clip's values, without its wrappers
     return True
 
 

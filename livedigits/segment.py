@@ -361,9 +361,9 @@ def _otsu(image: np.ndarray, mask: np.ndarray | None = None) -> float:
     below, below_sum = np.cumsum(counts), np.cumsum(counts * levels)
     total, total_sum = below[-1], below_sum[-1]
     above = total - below
-    with np.errstate(divide="ignore", invalid="ignore"):
-        between = (below_sum * total - total_sum * below) ** 2 / (below * above)
-    between[~np.isfinite(between)] = 0.0
+    spread = below * above  # zero where one class is empty: no split there
+    between = np.zeros(256)
+    np.divide((below_sum * total - total_sum * below) ** 2, spread, out=between, where=spread > 0)
     return float(np.argmax(between))
 
 
@@ -548,7 +548,13 @@ def _has_long_lines(mask: np.ndarray, length: int) -> bool:
 def _pooled(mask: np.ndarray, factor: int) -> np.ndarray:
     """A ``factor`` times smaller copy of a 0/255 mask where a block holding any ink is ink."""
     h, w = mask.shape
-    small = cv2.resize(mask, (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_AREA)
+    if h % factor == 0 and w % factor == 0:
+        # whole blocks: each block's maximum (a dilation reaching right and down, then its top-left
+        # pixel) is the same answer as averaging, at half the cost
+        spread = cv2.dilate(mask, np.ones((factor, factor), np.uint8), anchor=(0, 0))
+        small = cv2.resize(spread, (w // factor, h // factor), interpolation=cv2.INTER_NEAREST)
+    else:
+        small = cv2.resize(mask, (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_AREA)
     return cv2.threshold(small, 0, 255, cv2.THRESH_BINARY)[1]
 
 
@@ -786,7 +792,7 @@ def _digit_regions(labels: np.ndarray, removed: np.ndarray, ids: np.ndarray, sta
     """The components that may be digits or parts of one (no line remnants, plausible sizes), merged
     into digits, at most ``max_candidates``, in text lines and reading order."""
     h, w = labels.shape
-    boxes = [Box(*map(int, s[:4])) for s in stats]
+    boxes = [Box(*s) for s in stats[:, :4].tolist()]
     remnant = _line_remnant_share(labels, removed, ids, stats)
     keep = [i for i, b in enumerate(boxes)
             if not _line_remnant(b, remnant[i], digit_height) and _plausible_part(b, stats[i, 4], digit_height, h, w)]

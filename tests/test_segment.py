@@ -340,3 +340,20 @@ def test_components_numbered_from_their_contours_are_the_labelled_components():
         for label, (x, y, w, h, area) in zip(ids, stats):
             own = labels == label
             assert own.sum() == area and cv2.boundingRect(own.astype(np.uint8)) == (x, y, w, h)
+
+
+@pytest.mark.parametrize("shape", [(480, 640), (96, 128), (30, 50), (101, 77)])
+def test_pooled_mask_marks_every_block_holding_ink(shape):
+    from livedigits.segment import _pooled
+
+    rng = np.random.default_rng(8)
+    mask = np.where(rng.random(shape) < 0.002, 255, 0).astype(np.uint8)
+    mask[-1, -1] = mask[0, 0] = 255  # ink in the last block too
+    for factor in (2, 4):
+        h, w = shape[0] // factor, shape[1] // factor
+        pooled = _pooled(mask, factor)
+        averaged = cv2.threshold(cv2.resize(mask, (w, h), interpolation=cv2.INTER_AREA), 0, 255, cv2.THRESH_BINARY)[1]
+        assert np.array_equal(pooled, averaged)
+        if shape[0] % factor == 0 and shape[1] % factor == 0:
+            blocks = mask.reshape(h, factor, w, factor).max(axis=(1, 3))
+            assert np.array_equal(pooled, blocks)
