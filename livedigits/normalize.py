@@ -33,7 +33,10 @@ def _padded_stroke_width(padded: np.ndarray) -> float:
     if not cv2.countNonZero(padded):
         return 0.0
     dist = cv2.distanceTransform(padded, cv2.DIST_L2, 3)
-    ridge = dist[(dist >= cv2.dilate(dist, _NEIGHBOURS)) & (dist > 0)]
+    # local maxima of the distance on the strokes (a stroke pixel's distance is never 0)
+    on_ridge = dist >= cv2.dilate(dist, _NEIGHBOURS)
+    on_ridge &= padded.view(bool)
+    ridge = dist[on_ridge]
     return 2.0 * _median(ridge) if ridge.size else 1.0
 
 
