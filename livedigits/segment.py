@@ -507,8 +507,7 @@ def _remove_lines(mask: np.ndarray, min_length: int, min_length_vertical: int | 
         # vertical lines are looked for as horizontal ones in the transposed mask: contours and
         # row-wise filters run twice as fast along rows
         view = small if horizontal else cv2.transpose(small)
-        thick = cv2.dilate(view, np.ones((5 // factor, 1), np.uint8))
-        lines = cv2.morphologyEx(thick, cv2.MORPH_OPEN, np.ones((1, stretch), np.uint8))
+        lines = _opened_along_rows(view, 5 // factor, stretch)
         if not cv2.countNonZero(lines):
             continue
         lines = _thin_only(lines, view, length, factor)
@@ -535,6 +534,61 @@ def _remove_lines(mask: np.ndarray, min_length: int, min_length_vertical: int | 
         bridged = cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, np.ones(bridge[::-1], np.uint8))
         cv2.copyTo(bridged, lines, cleaned)  # only across the erased band
     return cleaned, (np.zeros_like(mask) if removed is None else removed), seen
+
+
+def _opened_along_rows(view: np.ndarray, across: int, stretch: int) -> np.ndarray:
+    """The runs of at least ``stretch`` pixels along the rows of ``view`` thickened across ``across``
+    rows: ``cv2.morphologyEx(cv2.dilate(view, ones((across, 1))), MORPH_OPEN, ones((1, stretch)))``,
+    the line search's costliest pass, computed only on the bands of rows that may hold such a run.
+    Every row of an opening along rows stands alone, and a thickened row holds no more ink than its
+    neighbours within ``across`` together: rows whose neighbourhood holds fewer than ``stretch`` ink
+    pixels give nothing (nor fewer at the ends, where the erosion takes the outside for ink); on a
+    page that is most rows."""
+    h, w = view.shape
+    thicken = np.ones((across, 1), np.uint8)
+    if w < 2 * stretch or h < 4 * across:
+        return _opened_runs(cv2.dilate(view, thicken), stretch)
+    anchor = stretch // 2
+    left, right = stretch - anchor, anchor + 1  # a run from the edge inwards this long survives the erosion
+    ink = cv2.threshold(view, 0, 1, cv2.THRESH_BINARY)[1]
+    window = np.ones(2 * across + 1, np.int32)  # at least the rows that the thickening reaches
+    inked = [np.convolve(cv2.reduce(part, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel(), window, mode="same")
+             for part in (ink, ink[:, :left], ink[:, w - right:])]
+    rows = np.flatnonzero((inked[0] >= stretch) | (inked[1] >= left) | (inked[2] >= right))
+    lines = np.zeros_like(view)
+    if rows.size == 0:
+        return lines
+    # bands of candidate rows; bands a few rows apart are done as one (fewer calls, same rows)
+    breaks = np.flatnonzero(np.diff(rows) > 4 * across + 1)
+    for start, stop in zip(np.r_[rows[0], rows[breaks + 1]].tolist(), np.r_[rows[breaks], rows[-1]].tolist()):
+        stop += 1
+        top, bottom = max(0, start - across), min(h, stop + across)
+        lines[start:stop] = _opened_runs(cv2.dilate(view[top:bottom], thicken)[start - top:stop - top], stretch)
+    return lines
+
+
+def _opened_runs(rows: np.ndarray, stretch: int) -> np.ndarray:
+    """``cv2.morphologyEx(rows, MORPH_OPEN, ones((1, stretch)))`` (its anchor, its borders: the
+    outside is ink to the erosion and paper to the dilation), with each pass's running minimum or
+    maximum over the row built by doubling spans: a handful of whole-row passes instead of
+    ``stretch`` comparisons per pixel, a third of the time for a line search's stretch."""
+    anchor = stretch // 2
+    eroded = _running(cv2.copyMakeBorder(rows, 0, 0, anchor, stretch - 1 - anchor, cv2.BORDER_CONSTANT, value=255),
+                      stretch, cv2.min)
+    return _running(cv2.copyMakeBorder(eroded, 0, 0, anchor, stretch - 1 - anchor, cv2.BORDER_CONSTANT, value=0),
+                    stretch, cv2.max)
+
+
+def _running(values: np.ndarray, span: int, pick) -> np.ndarray:
+    """Column x of the answer: ``pick`` (cv2.min or cv2.max) of values[:, x:x + span]; the answer is
+    span - 1 columns narrower."""
+    covered = 1
+    while 2 * covered <= span:
+        values = pick(values[:, :-covered], values[:, covered:])  # now over `2 * covered` columns
+        covered *= 2
+    if covered < span:  # the last stretch: two overlapping windows of `covered` columns
+        values = pick(values[:, :covered - span], values[:, span - covered:])
+    return values
 
 
 def _has_long_lines(mask: np.ndarray, length: int) -> bool:

@@ -357,3 +357,32 @@ def test_pooled_mask_marks_every_block_holding_ink(shape):
         if shape[0] % factor == 0 and shape[1] % factor == 0:
             blocks = mask.reshape(h, factor, w, factor).max(axis=(1, 3))
             assert np.array_equal(pooled, blocks)
+
+
+@pytest.mark.parametrize("across, stretch", [(5, 70), (2, 35), (5, 24), (1, 9)])
+def test_runs_opened_on_the_rows_that_may_hold_them_equal_opening_the_whole_view(across, stretch):
+    from livedigits.segment import _opened_along_rows
+
+    rng = np.random.default_rng(9)
+    for trial in range(30):
+        h, w = (int(v) for v in rng.integers(4 * across, 260, 2)) if trial % 3 else (240, 320)
+        view = np.zeros((h, w), np.uint8)
+        for _ in range(int(rng.integers(0, 12))):  # lines of every length, some from an edge, some tilted
+            y, x0 = int(rng.integers(0, h)), int(rng.integers(-20, w))
+            cv2.line(view, (x0, y), (x0 + int(rng.integers(1, 2 * stretch)), y + int(rng.integers(-3, 4))), 255, 1)
+        view[rng.random(view.shape) < 0.05 * (trial % 4)] = 255  # speckle and writing-like clutter
+        expected = cv2.morphologyEx(cv2.dilate(view, np.ones((across, 1), np.uint8)), cv2.MORPH_OPEN,
+                                    np.ones((1, stretch), np.uint8))
+        assert np.array_equal(_opened_along_rows(view, across, stretch), expected)
+
+
+@pytest.mark.parametrize("stretch", [1, 2, 3, 8, 35, 70, 129])
+def test_runs_opened_by_doubling_equal_opencv_opening(stretch):
+    from livedigits.segment import _opened_runs
+
+    rng = np.random.default_rng(10)
+    for trial in range(20):
+        h, w = (int(v) for v in rng.integers(1, 90, 2))
+        rows = np.where(rng.random((h, w)) < (0.5, 0.9, 0.98)[trial % 3], 255, 0).astype(np.uint8)
+        expected = cv2.morphologyEx(rows, cv2.MORPH_OPEN, np.ones((1, stretch), np.uint8))
+        assert np.array_equal(_opened_runs(rows, stretch), expected)
