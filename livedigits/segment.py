@@ -303,12 +303,13 @@ def _grown_by_fading(paper: np.ndarray, core: np.ndarray, step: float) -> np.nda
     # is one whose integer level is at most floor(step) below
     region = core.astype(np.uint8) * 255
     levels = np.ascontiguousarray(paper, dtype=np.uint8)
-    largest_drop = int(np.floor(step))
+    # a pixel joins where 1 <= its brightest neighbour inside <= its own level + floor(step)
+    # (a level past 255 is no limit: no neighbour is brighter than 255)
+    lowest, highest = np.ones_like(levels), cv2.add(levels, int(np.floor(step)))
     kernel = np.ones((3, 3), np.uint8)
     for _ in range(max(paper.shape)):
         brightest = cv2.dilate(cv2.bitwise_and(levels, region), kernel)
-        near = cv2.threshold(cv2.subtract(brightest, levels), largest_drop, 255, cv2.THRESH_BINARY_INV)[1]
-        new = cv2.subtract(cv2.bitwise_and(near, cv2.threshold(brightest, 0, 255, cv2.THRESH_BINARY)[1]), region)
+        new = cv2.subtract(cv2.inRange(brightest, lowest, highest), region)
         if not cv2.countNonZero(new):
             break
         region = cv2.bitwise_or(region, new)
