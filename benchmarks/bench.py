@@ -360,7 +360,9 @@ def load_other_checkout(path: Path):
 def section_against(args, mnist, report):
     """This checkout against another (``--against PATH``) on the same frames, alternating frame by
     frame in one process: on a machine shared with other jobs, runs minutes apart differ by more
-    than most changes, while a frame read by both within milliseconds meets the same load."""
+    than most changes, while a frame read by both within milliseconds meets the same load. The CPU
+    time the process spent on each frame (every thread's) is compared too: it leaves out the waits
+    for a core that other jobs cause, though not the slowing from sharing caches."""
     if args.against is None:
         raise SystemExit("--only against needs --against PATH (another checkout of livedigits)")
     other = load_other_checkout(args.against)
@@ -369,11 +371,13 @@ def section_against(args, mnist, report):
     report.append(f"## This checkout against `{args.against}` (alternating frame by frame, end to end)\n")
     report.append("Per frame: the median over the passes, and the best pass (closest to an idle machine); "
                   "means over the frames.\n")
-    report.append("| frame | digits | other: median ms (best) | this: median ms (best) | this / other, median of per-frame ratios |")
-    report.append("|---|---|---|---|---|")
+    report.append("| frame | digits | other: median ms (best) | this: median ms (best) | this / other, median of per-frame ratios "
+                  "| CPU ms, other / this (median) | this / other, CPU time |")
+    report.append("|---|---|---|---|---|---|---|")
     for size, digits in SCENARIOS:
         frames = scenario_frames(mnist, size, digits, args.distinct)
         times = {name: [[] for _ in frames] for name in readers}
+        cpu = {name: [[] for _ in frames] for name in readers}
         for name, (recognizer, drawer) in readers.items():
             for frame in frames:
                 drawer(frame, recognizer.recognize(frame))  # warm-up
@@ -381,14 +385,18 @@ def section_against(args, mnist, report):
             for index, frame in enumerate(frames):
                 for name in (("this", "other") if (repeat + index) % 2 else ("other", "this")):
                     recognizer, drawer = readers[name]
-                    started = time.perf_counter()
+                    started, used = time.perf_counter(), time.process_time()
                     drawer(frame, recognizer.recognize(frame))
                     times[name][index].append(time.perf_counter() - started)
+                    cpu[name][index].append(time.process_time() - used)
         cells = {name: (1000 * statistics.mean(statistics.median(t) for t in per_frame),
                         1000 * statistics.mean(min(t) for t in per_frame)) for name, per_frame in times.items()}
-        ratio = statistics.median(a / b for this, that in zip(times["this"], times["other"]) for a, b in zip(this, that))
+        ratio, cpu_ratio = (statistics.median(a / b for this, that in zip(measured["this"], measured["other"])
+                                              for a, b in zip(this, that) if b > 0) for measured in (times, cpu))
+        cpu_ms = {name: 1000 * statistics.median(t for per_frame in cpu[name] for t in per_frame) for name in cpu}
         report.append(f"| {size[0]}x{size[1]} | {digits} | {cells['other'][0]:.2f} ({cells['other'][1]:.2f}) | "
-                      f"{cells['this'][0]:.2f} ({cells['this'][1]:.2f}) | {ratio:.3f} |")
+                      f"{cells['this'][0]:.2f} ({cells['this'][1]:.2f}) | {ratio:.3f} | "
+                      f"{cpu_ms['other']:.2f} / {cpu_ms['this']:.2f} | {cpu_ratio:.3f} |")
         print(report[-1], flush=True)
     report.append("")
 
