@@ -21,10 +21,16 @@ digits live on the page:
   with the camera still count. A slot is shown once seen in ``confirm_sharp`` sharp frames, or
   once read surely in one sharp frame with the camera still (a "clear" sighting), or read alike and
   surely in ``_CONSISTENT`` frames, blurred or not (thick strokes read well through blur); so one
-  first seen blurred and read unsurely needs sharp evidence before it appears. New slots are made
-  in well registered frames. A shown slot stays while its box holds its ink (contrast relative to
-  the light, which a hand's shadow or dimmer light leaves as it is), read or not, and goes at once
-  when the ink of most of the page is gone;
+  first seen blurred and read unsurely needs sharp evidence before it appears. A slot never seen
+  sharp gives way to the sharp digit where it lies, shown or not. Once every digit of a page has
+  been read in many sharp frames (``mature``), a digit new to it is shown only once read clearly in
+  ``_MATURE_CLEAR`` frames (the smears and pieces of digits seen as the camera moves are not), and
+  a clear sighting far shorter than the page's digits (the loop of a 9) does not count as one. New
+  slots are made in well registered frames. A shown slot stays while its box holds its ink
+  (contrast relative to the light, which a hand's shadow or dimmer light leaves as it is), read or
+  not, if it was read in most sharp frames that showed it; it goes at once when the ink of most of
+  the page is gone. One hidden as the reader stopped finding it, the rest of the page read, comes
+  back only once read clearly in ``_RECALLS`` frames;
 * **display**: what is shown changes as little as the evidence allows: blurred frames neither show
   new digits nor hide or change shown ones; a shown digit's change (another reading, or no longer
   sure) waits for a settled frame (the camera still, the frame sharp), ``settle_frames`` at most;
@@ -90,7 +96,11 @@ _PAGE_DIGITS = 3          # showable digits that make a page believed...
 _PAGE_SIGHTINGS = 5       # ... or one digit seen sharp in this many frames
 _PAGE_CLEAR = 6           # ... or this many read clearly (FusionSettings.still_speed, clear_confidence)
 _CONSISTENT = 3           # sightings read alike and surely (clear_confidence) that show a digit, blurred or not
-_MATURE_HITS = 10         # a page whose shown digits were read sharp this often (median) is read
+_MATURE_HITS = 10         # a page whose shown digits were read sharp this often (median) is read...
+_MATURE_CLEAR = 3         # ... and a digit new to it is shown once read clearly in this many frames
+_RECALLS = 3              # clear sightings that bring back a digit hidden as the reader stopped finding it
+_CLEAR_HEIGHT = 0.5       # a sighting shorter than this share of the page's digits (median height) is not clear
+_UNSHOWN_MARGIN = 0.2     # the switch margin of a slot not on display
 _POLARITY_VOTES = 6       # digits seen on a page before its polarity is held
 _CHECK_AFTER_MOVING = 2   # fast-moving frames after which the mapping is checked against the keyframe
 _MAX_HOLD = 4             # frames: a brightness change that lasts longer is no flash
@@ -110,7 +120,7 @@ class FusionSettings:
     blur_ratio: float = 0.4        # unseen shown slots less sharp than this share of their best: blurred
     min_confidence: float = 0.5    # fused confidence a slot needs to be shown (once shown, switch_margin less)
     max_not_digit: float = 0.5     # fused "not a digit" share that hides a slot
-    switch_margin: float = 0.35    # another digit must beat the shown one by this much to replace it
+    switch_margin: float = 0.5     # another digit must beat the shown one by this much to replace it
     decay: float = 0.97            # weight of older evidence per sharp sighting (a page does not change)
     blind_frames: int = 3          # frames with no digit seen, and no motion measured or the camera still,
                                    # before nothing is shown
@@ -325,11 +335,12 @@ class PageRegistry:
 class Slot(Track):
     """A digit of the page: a Track whose box is in page coordinates (it does not move with the camera)."""
     __slots__ = ("sharp_hits", "clear_hits", "sightings", "ever_shown", "unread", "relative", "shown_digit", "waiting",
-                 "sharp_views")
+                 "sharp_views", "recalls")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.sharp_hits = 0
+        self.recalls = -1          # clear sightings since it was hidden for want of sightings (-1: it was not)
         self.sharp_views = 0       # sharp frames it was in view in (a real digit is read in most of them)
         self.clear_hits = 0        # sharp sightings with the camera still and the reader sure of it
         self.sightings = 1         # sightings of all kinds (not cut by the frame's edge)
@@ -338,6 +349,12 @@ class Slot(Track):
         self.ever_shown = False
         self.unread = 0            # frames in a row unseen though its ink is there
         self.relative = 0.0        # its box's contrast relative to the light (running mean)
+
+    def choose_digit(self, margin: float) -> None:
+        """The slot's digit: sticky (another must beat it by `margin`) while it is on display; until
+        then a smaller margin (a sticky first guess would keep a slot read 7 in most sharp frames as
+        the 4 a blurred frame said, and hidden for want of confidence in that 4)."""
+        super().choose_digit(margin if self.shown else _UNSHOWN_MARGIN)
 
     @property
     def replaceable(self) -> bool:
@@ -382,6 +399,8 @@ class SlotBoard:
         slot.sharp_hits += sharp and not det.edge
         slot.sightings += not det.edge
         slot.clear_hits += clear and not det.edge
+        if slot.recalls >= 0:
+            slot.recalls += clear and not det.edge
         if not sharp and slot.ever_shown:
             # a digit shown keeps its reading through blurred frames: only sharp ones may change it
             slot.digit = digit
@@ -453,7 +472,7 @@ class SlotBoard:
         # a page read for a while has all its digits: a digit new to it is more likely a smear or a
         # piece of one seen as the camera moves, and is shown only once seen sharp several times
         if self.mature and not slot.ever_shown:
-            seen = slot.sharp_hits > s.confirm_sharp
+            seen = slot.clear_hits >= _MATURE_CLEAR
         else:
             seen = slot.sharp_hits >= s.confirm_sharp or slot.clear_hits >= 1 or self.consistent(slot)
         return ((seen or slot.ever_shown)
@@ -736,8 +755,14 @@ class PageFusion:
         # (not the first frame of a video: it has no motion to tell)
         still = calm and registry.compared and frame_sharp >= s.clear_share * page.sharp_ref
 
+        # (and not far shorter than the page's digits: the loop of a 9 or the bar of a 7, cut off by
+        # the segmentation, reads surely as a 0 or a 7)
+        heights = [sl.box[3] for sl in board.slots if sl.sharp_hits]
+        short = _CLEAR_HEIGHT * _median(heights) * _scale(matrix) if len(heights) >= _PAGE_DIGITS else 0.0
+
         def clear(det: Detection) -> bool:
-            return still and sharp(det) and float(np.max(det.probs[:_NOT_A_DIGIT])) >= s.clear_confidence
+            return still and sharp(det) and float(np.max(det.probs[:_NOT_A_DIGIT])) >= s.clear_confidence \
+                and det.box[3] >= short
 
         used = set()
         for i, j in pairs:
@@ -838,12 +863,13 @@ class PageFusion:
                        and slot.evidence[slot.digit] >= s.min_confidence * slot.weight
                        for i, (slot, ok) in enumerate(zip(board.slots, showable)))
         displayed = any(slot.shown for slot in board.slots)
+        page_read = 2 * len(pairs) >= sum(slot.shown for slot in board.slots) >= _PAGE_DIGITS
         for slot, ok in zip(board.slots, showable):
             if not sharp_frame:
                 # a blurred frame neither shows new digits nor hides shown ones for what it read
                 ok = slot.shown or (ok and (slot.ever_shown or board.consistent(slot)))
             in_place = slot.in_view and slot.missed <= s.coast_frames
-            want = page.confirmed and in_place and ok
+            want = page.confirmed and in_place and ok and not 0 <= slot.recalls < _RECALLS
             # new digits of a page on display come together: while others are about to be sure
             # enough, one that is waits (`settle_frames` at most), so that the text does not grow
             # digit by digit as the camera settles
@@ -858,6 +884,11 @@ class PageFusion:
                 slot.waiting += 1
                 continue
             slot.waiting = 0
+            if slot.shown and not want and slot.in_view and slot.missed > s.coast_frames and page_read:
+                # hidden as the reader stopped finding it while reading the rest of the page: it
+                # comes back only once read clearly in several frames, not on one sighting (a digit
+                # the reader finds now and then would blink)
+                slot.recalls = 0
             slot.shown = want
             if want:
                 slot.shown_digit = slot.digit

@@ -219,6 +219,35 @@ def test_a_digit_read_in_few_of_the_sharp_frames_that_show_it_goes():
     assert texts[0] == "147" and texts[-1] == "14"
 
 
+def test_a_digit_the_reader_stopped_finding_comes_back_only_once_read_again_clearly():
+    """The 7 goes unread while the rest of the page is read: it is hidden; one sighting does not bring
+    it back (a digit found now and then would blink), three clear ones do."""
+    fusion = PageFusion()
+    for k in range(12):
+        fusion.update(page_frame(), Reading([ONE, FOUR, SEVEN]), k / 15)
+    texts = [fusion.update(page_frame(), Reading([ONE, FOUR]), k / 15).text for k in range(12, 50)]
+    assert texts[0] == "147" and texts[-1] == "14"
+    texts = [fusion.update(page_frame(), Reading([ONE, FOUR, SEVEN]), k / 15).text for k in range(50, 53)]
+    assert texts == ["14", "14", "147"]
+
+
+def test_a_sure_sighting_much_shorter_than_the_page_digits_is_not_shown_at_once():
+    """One sharp, sure sighting with the camera still shows a digit at once, unless it is far shorter
+    than the page's digits: the loop of a 9 or the bar of a 7 cut off by the segmentation."""
+    frame = page_frame()
+    cv2.circle(frame, (510, 210), 9, (30, 30, 30), 3)
+    loop = Digit(499, 199, 22, 22, 0, 0.99, 0, probabilities=probs(0, 0.99))
+    fusion = PageFusion()
+    for k in range(3):
+        fusion.update(frame, Reading([ONE, FOUR, SEVEN]), k / 15)
+    assert fusion.update(frame, Reading([ONE, FOUR, SEVEN, loop]), 3 / 15).text == "147"
+    tall = Digit(499, 196, 22, 48, 0, 0.99, 0, probabilities=probs(0, 0.99))
+    fusion = PageFusion()
+    for k in range(3):
+        fusion.update(frame, Reading([ONE, FOUR, SEVEN]), k / 15)
+    assert fusion.update(frame, Reading([ONE, FOUR, SEVEN, tall]), 3 / 15).text == "1470"
+
+
 def test_a_shown_digit_keeps_its_reading_through_blurred_frames():
     fusion = PageFusion()
     for k in range(4):
