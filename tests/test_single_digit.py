@@ -42,6 +42,17 @@ def touching_edge(digit: np.ndarray) -> np.ndarray:
     return np.clip(page, 0, 255).astype(np.uint8)
 
 
+def half_in_shadow(digit: np.ndarray) -> np.ndarray:
+    """A cell of a phone photo: a pencil digit, the cell's right half in a hand's shadow (a soft
+    step in the paper's brightness as deep as the ink), grid lines along the top and left edges."""
+    cell = np.full((64, 64), 215.0, np.float32)
+    cell -= 80 / (1 + np.exp(-(np.arange(64) - 36) / 2.0))[None, :]  # the shadow's soft edge
+    ink = cv2.resize(digit, (32, 40), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255
+    cell[12:52, 16:48] *= 1 - 0.45 * ink
+    cell[:3], cell[:, :3] = 60, 60
+    return np.clip(cell, 0, 255).astype(np.uint8)
+
+
 def share_right(recognizer, mnist, make) -> float:
     pictures = [make(mnist.x_test[i]) for i in CASES]
     answers = recognizer.read_digits(pictures)
@@ -72,6 +83,29 @@ def test_box_border_is_not_part_of_the_digit(mnist):
     assert np.abs(normalised - reference).mean() < 0.12  # a border would fill the 28x28's rim
 
 
+def test_paper_in_a_shadow_is_not_ink(recognizer, mnist):
+    from livedigits.segment import at_working_scale
+    from livedigits.single_digit import picture_ink
+    gray, scale = at_working_scale(half_in_shadow(np.zeros((28, 28), np.uint8)))
+    ink = picture_ink(gray, scale)
+    assert np.percentile(ink[40:-40, 40:-40], 99) < 25  # no digit: the shadowed paper stays paper
+    assert share_right(recognizer, mnist, half_in_shadow) >= 0.9
+
+
+def test_ink_level_follows_the_digits_strokes_not_a_dark_border():
+    from livedigits.segment import ink_levels
+    from livedigits.single_digit import digit_ink_levels
+    ink = np.zeros((100, 100), np.uint8)
+    ink[:, :6] = ink[:, -6:] = 250          # a heavy grid line along each side
+    ink[20:80, 45:52] = 120                 # the digit's firm stroke
+    ink[20:26, 30:70] = 70                  # and its fainter bar, where the pen was lighter
+    assert ink_levels(ink, floor=20)[0] > 70  # Otsu: set by the lines, above the faint bar
+    sure, faint = digit_ink_levels(ink, floor=20)
+    assert sure <= 60 and faint < sure      # half the middle's darkest strokes
+    blank = np.zeros((100, 100), np.uint8)
+    assert digit_ink_levels(blank, floor=20)[0] >= 20  # never under the floor
+
+
 def test_digit_touching_the_edge(recognizer, mnist):
     assert share_right(recognizer, mnist, touching_edge) >= 0.9
 
@@ -100,15 +134,17 @@ def test_grid_lines_alone_are_no_digit(recognizer):
     assert recognizer.read_digit(off_grid_cell(blank))[0] is None
 
 
-def test_choose_reading_prefers_the_plain_reading_and_trusts_lines_out_only_when_sure():
+def test_choose_reading_keeps_a_sure_plain_reading_and_trusts_lines_out_only_when_sure():
     def probs(k, p):
         row = np.full(11, (1 - p) / 10, np.float32)
         row[k] = p
         return row[None]
     none = np.zeros((0, 11), np.float32)
-    assert int(np.argmax(choose_reading(probs(3, 0.6), probs(8, 0.99)))) == 3  # a digit stays
+    assert int(np.argmax(choose_reading(probs(3, 0.95), probs(8, 0.99)))) == 3  # a sure digit stays
+    assert int(np.argmax(choose_reading(probs(3, 0.6), probs(8, 0.99)))) == 8  # an unsure one gives way
+    assert int(np.argmax(choose_reading(probs(3, 0.6), probs(8, 0.9)))) == 3  # ... to a sure digit only
     assert int(np.argmax(choose_reading(probs(10, 0.9), probs(8, 0.99)))) == 8  # a line, then a sure 8
-    assert int(np.argmax(choose_reading(probs(10, 0.9), probs(8, 0.7)))) == 10  # not sure enough
+    assert int(np.argmax(choose_reading(probs(10, 0.9), probs(8, 0.6)))) == 10  # not sure enough
     assert int(np.argmax(choose_reading(none, probs(1, 0.5)))) == 10
     assert choose_reading(none, none)[10] == 1.0
 
