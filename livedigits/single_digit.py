@@ -2,8 +2,8 @@
 
 A single digit's picture is not a page: it is often cut tight (the ink covers half of it), drawn in
 faint pencil, framed by a box border or grid lines, or blank. So the polarity comes from the
-picture's border, the ink floor follows the picture's own ink, and border lines are erased before
-the digit's components are chosen.
+picture's border, the paper is estimated around each pixel (shadows), the ink levels follow the
+digit's own strokes, and border lines are erased before the digit's components are chosen.
 """
 from __future__ import annotations
 
@@ -103,9 +103,11 @@ def choose_reading(plain: np.ndarray, unlined: np.ndarray) -> np.ndarray:
     other = most_confident(unlined)
     if other is not None:
         digit = int(np.argmax(other))
-        if digit != NOT_A_DIGIT and other[digit] >= _UNLINED_SURE \
-                and other[digit] >= _UNLINED_SURE * float(other[:NUM_DIGITS].sum()) \
-                and (best is None or int(np.argmax(best)) == NOT_A_DIGIT or (other[digit] >= _UNLINED_OVERRULES and float(best.max()) < _PLAIN_UNSURE)):
+        sure = digit != NOT_A_DIGIT and other[digit] >= _UNLINED_SURE \
+            and other[digit] >= _UNLINED_SURE * float(other[:NUM_DIGITS].sum())
+        plain_no_digit = best is None or int(np.argmax(best)) == NOT_A_DIGIT
+        plain_unsure = best is not None and float(best.max()) < _PLAIN_UNSURE
+        if sure and (plain_no_digit or (plain_unsure and other[digit] >= _UNLINED_OVERRULES)):
             return other
     return nothing if best is None else best
 
