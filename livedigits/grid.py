@@ -20,7 +20,7 @@ import numpy as np
 
 from .classify import NOT_A_DIGIT, NUM_DIGITS
 from .normalize import to_mnist
-from .segment import MIN_INK_CONTRAST, _has_long_lines, ink_levels, is_dark_background, to_gray
+from .segment import MIN_INK_CONTRAST, _has_long_lines, darker_than_paper, ink_levels, is_dark_background, to_gray
 
 SEARCH_SIDE = 1000       # px: grids are looked for on a copy this long (shorter pictures as they are)
 FILLS_FRAME = 0.97       # a line web at least this share of the view's width and height is squared paper
@@ -216,7 +216,7 @@ def _line_mask(gray: np.ndarray) -> np.ndarray:
     and join it to the grid)."""
     size = max(7, (min(gray.shape) // 120) | 1)
     paper = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (size, size)))
-    darker = cv2.divide(cv2.subtract(paper, gray), cv2.max(paper, 16), scale=255)
+    darker = darker_than_paper(gray, paper)
     mask = cv2.threshold(darker, LINE_CONTRAST * 255, 255, cv2.THRESH_BINARY)[1]
     return cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))  # a blurred line's gaps
 
@@ -584,7 +584,7 @@ def _flat_ink(flat: np.ndarray, cell: float) -> np.ndarray:
     paper = cv2.GaussianBlur(paper, (0, 0), 0.15 * cell)
     paper = cv2.resize(paper, flat.shape[::-1], interpolation=cv2.INTER_LINEAR)
     paper = np.maximum(paper, flat)
-    return cv2.divide(cv2.subtract(paper, flat), cv2.max(paper, 16), scale=255)
+    return darker_than_paper(flat, paper)
 
 
 def _cell_ink_levels(ink: np.ndarray) -> tuple[float, float]:

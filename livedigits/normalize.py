@@ -19,10 +19,16 @@ _MIN_INK = 1e-3
 
 def stroke_width(mask: np.ndarray) -> float:
     """Mean stroke width in pixels of a binary mask (2 x distance-transform ridge median)."""
-    h, w = mask.shape
-    padded = np.zeros((h + 2, w + 2), np.uint8)  # a border of paper: strokes end at the crop's edge
-    np.greater(mask, 0, out=padded[1:-1, 1:-1].view(bool))
-    return _padded_stroke_width(padded)
+    return _padded_stroke_width(_padded_above(mask, 0))
+
+
+def _padded_above(values: np.ndarray, level) -> np.ndarray:
+    """uint8 0/1 mask of ``values > level`` inside a border of zeros (paper: strokes end at the
+    crop's edge), made in one pass."""
+    h, w = values.shape
+    padded = np.zeros((h + 2, w + 2), np.uint8)
+    np.greater(values, level, out=padded[1:-1, 1:-1].view(bool))
+    return padded
 
 
 _NEIGHBOURS = np.ones((3, 3), np.uint8)
@@ -57,10 +63,7 @@ def thicken_to_mnist(ink: np.ndarray) -> np.ndarray:
 def _thickened(ink: np.ndarray, peak) -> np.ndarray:
     """``thicken_to_mnist`` of a crop whose maximum ``peak`` is known."""
     height = max(ink.shape)
-    h, w = ink.shape
-    padded = np.zeros((h + 2, w + 2), np.uint8)
-    np.greater(ink, 0.35 * peak, out=padded[1:-1, 1:-1].view(bool))
-    width = _padded_stroke_width(padded)
+    width = _padded_stroke_width(_padded_above(ink, 0.35 * peak))
     target = MNIST_STROKE_RATIO * height
     if width <= 0 or width >= 0.7 * target:
         return ink

@@ -178,13 +178,11 @@ class Recognizer:
         table = np.stack([probs for _, probs, _ in found])
         digits = table[:, :NUM_DIGITS].argmax(axis=1)
         confidences = table[np.arange(len(found)), digits]
-        top3 = np.argsort(table[:, :NUM_DIGITS], axis=1)[:, ::-1][:, :3]
         kept = []
-        for (box, probs, line), digit, confidence, best in zip(found, digits.tolist(), confidences.tolist(), top3.tolist()):
+        for (box, probs, line), digit, confidence, top3 in zip(found, digits.tolist(), confidences.tolist(), _top3s(table)):
             if confidence < self.min_confidence:
                 continue
-            kept.append((seg.to_input(box), digit, confidence, line,
-                         tuple((d, round(float(probs[d]), 4)) for d in best), probs))
+            kept.append((seg.to_input(box), digit, confidence, line, top3, probs))
         renumber = {old: new for new, old in enumerate(sorted({k[3] for k in kept}))}
         kept.sort(key=lambda k: (renumber[k[3]], k[0].x))
         return Reading([Digit(b.x, b.y, b.w, b.h, d, c, renumber[line], top3, tuple(probs.tolist()))
@@ -342,6 +340,12 @@ def _ink_box(seg: Segmentation, region: Region, columns: tuple[int, int]) -> Box
 
 
 def _top3(probs: np.ndarray) -> tuple:
-    digits = probs[:NUM_DIGITS]
-    order = np.argsort(digits)[::-1][:3]
-    return tuple((int(d), round(float(digits[d]), 4)) for d in order)
+    return _top3s(np.asarray(probs)[None])[0]
+
+
+def _top3s(table: np.ndarray) -> list[tuple]:
+    """Each row's three likeliest digits with their probabilities, ((digit, p), ...), most likely first."""
+    digits = table[:, :NUM_DIGITS]
+    order = np.argsort(digits, axis=1)[:, ::-1][:, :3]
+    best = np.take_along_axis(digits, order, axis=1)
+    return [tuple((d, round(p, 4)) for d, p in zip(row, values)) for row, values in zip(order.tolist(), best.tolist())]

@@ -6,6 +6,7 @@ grow) and boxes are mapped back to input pixels at the end.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 import cv2
 import numpy as np
@@ -223,14 +224,16 @@ def ink_map(gray: np.ndarray, uniform_paper: bool = False, polarity: bool = True
     # clipping and rounding in one pass, several times faster than float numpy on a whole frame.
     # The paper level is at least 16; blurring and enlarging never go below the smallest level,
     # so where the small paper image is that bright already, the frame-sized pass is not needed.
-    if small_scan or int(paper.min()) < 16:
-        background_floor = cv2.max(background, 16)
-    else:
-        background_floor = background
-    ink = cv2.divide(cv2.subtract(background, gray), background_floor, scale=255)
+    ink = darker_than_paper(gray, background, paper_floored=not (small_scan or int(paper.min()) < 16))
     if page is not None:
         ink = cv2.multiply(ink, cv2.resize(page, (w, h), interpolation=cv2.INTER_NEAREST))  # page is 0/1
     return ink, inverted
+
+
+def darker_than_paper(gray: np.ndarray, paper: np.ndarray, paper_floored: bool = False) -> np.ndarray:
+    """255 * (paper - pixel) / paper, saturating at 0 and 255 (uint8): how much darker than its
+    paper each pixel is. The paper level counts as at least 16 (``paper_floored``: it already is)."""
+    return cv2.divide(cv2.subtract(paper, gray), paper if paper_floored else cv2.max(paper, 16), scale=255)
 
 
 # A page may cover as little as this share of the view (a sticky note or a page far away on a
@@ -1033,7 +1036,9 @@ def split_columns(row: list[Region]) -> list[list[Region]]:
     if len(row) < 2:
         return [row]
     height = _median([r.box.h for r in row])
-    gaps = [b.box.x - max(r.box.x2 for r in row[:i + 1]) for i, b in enumerate(row[1:])]
+    # each gap from the furthest right any region before it reaches (a running maximum, one pass)
+    reach = list(accumulate((r.box.x2 for r in row[:-1]), max))
+    gaps = [b.box.x - right for b, right in zip(row[1:], reach)]
     usual = max(0.0, _median(gaps))
     columns = [[row[0]]]
     for region, gap in zip(row[1:], gaps):

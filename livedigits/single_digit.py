@@ -13,7 +13,8 @@ import cv2
 import numpy as np
 
 from .classify import NOT_A_DIGIT, NUM_DIGITS
-from .segment import MIN_INK_CONTRAST, at_working_scale, binarize, ink_levels, ink_map, is_noise, to_gray
+from .segment import (MIN_INK_CONTRAST, at_working_scale, binarize, darker_than_paper, ink_levels, ink_map,
+                      is_noise, to_gray)
 
 _LOG_FLOOR = 1e-6
 
@@ -201,9 +202,7 @@ def picture_ink(gray: np.ndarray, scale: float) -> np.ndarray:
     paper = cv2.morphologyEx(small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side)),
                              borderType=cv2.BORDER_REPLICATE)
     paper = cv2.resize(cv2.GaussianBlur(paper, (0, 0), side / 4), (w, h), interpolation=cv2.INTER_LINEAR)
-    paper = cv2.max(paper, gray)
-    # 255 * (paper - pixel) / paper, as the page reader's ink map
-    return cv2.divide(cv2.subtract(paper, gray), cv2.max(paper, 16), scale=255)
+    return darker_than_paper(gray, paper)  # (as grid._flat_ink does for a grid's cells)
 
 
 def crop_from_ink(ink: np.ndarray) -> np.ndarray | None:
