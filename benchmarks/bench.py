@@ -22,6 +22,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from results_file import RESULTS, replace_sections  # benchmarks/, beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -429,9 +430,9 @@ def main() -> int:
               f"Date: {time.strftime('%Y-%m-%d')}\n"]
     for name in sections:
         SECTIONS[name](args, mnist, report)
-    results = args.results or (ROOT / "benchmarks" / "RESULTS.md" if not args.only else None)
-    if results:
-        results.write_text("\n".join(report) + "\n")
+    results = args.results or (RESULTS if not args.only else None)
+    if results:  # its own sections replaced; the overlay's, web server's and cluster's kept
+        replace_sections("\n".join(report) + "\n", results, preamble=True)
         print(f"wrote {results}")
     return 0
 

@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import shutil
 import statistics
 import subprocess
@@ -35,6 +34,7 @@ import time
 from pathlib import Path
 
 import cv2
+from results_file import RESULTS, replace_sections  # benchmarks/, beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -156,12 +156,8 @@ def main() -> None:
                   tiny_cluster, local, cluster)
     print(text)
     if args.write:
-        results = ROOT / "benchmarks" / "RESULTS.md"
-        old = results.read_text() if results.exists() else "# Benchmark results\n"
-        pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-        new = pattern.sub(text + "\n", old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + text + "\n"
-        results.write_text(new)
-        print(f"wrote {results}")
+        replace_sections(text + "\n")
+        print(f"wrote {RESULTS}")
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from results_file import replace_sections  # benchmarks/, beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## Web server"
@@ -162,21 +163,6 @@ def table(rows: list[tuple[str, int, dict]], requests: int, clients: int) -> lis
     return lines
 
 
-def write_section(lines: list[str]) -> None:
-    """Replaces (or adds) this section of benchmarks/RESULTS.md, leaving the others as they are."""
-    path = ROOT / "benchmarks" / "RESULTS.md"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# livedigits benchmark results\n"
-    section = "\n".join(lines) + "\n"
-    if SECTION in text:
-        start = text.index(SECTION)
-        following = text.find("\n## ", start + len(SECTION))
-        after = text[following + 1:] if following != -1 else ""
-        text = text[:start] + section + ("\n" + after if after else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=200)
@@ -195,7 +181,7 @@ def main() -> int:
     lines = table(rows, args.requests, args.clients)
     print("\n".join(lines))
     if args.write:
-        write_section(lines)
+        replace_sections("\n".join(lines) + "\n")
     return 1 if any(r["errors"] for _, _, r in rows) else 0
 
 
