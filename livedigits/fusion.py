@@ -852,11 +852,11 @@ class PageFusion:
         shown_hits = [slot.sharp_hits for slot in board.slots if slot.shown]
         board.mature = len(shown_hits) >= _PAGE_DIGITS and _median(shown_hits) >= _MATURE_HITS
         showable = [board.showable(slot) for slot in board.slots]
-        page.confirmed = page.confirmed or sum(ok and slot.sharp_hits >= s.confirm_sharp
-                                               for ok, slot in zip(showable, board.slots)) >= _PAGE_DIGITS \
-            or sum(ok and slot.clear_hits > 0 for ok, slot in zip(showable, board.slots)) >= _PAGE_CLEAR \
-            or sum(ok and board.consistent(slot) for ok, slot in zip(showable, board.slots)) >= _PAGE_DIGITS \
-            or any(ok and slot.sharp_hits >= _PAGE_SIGHTINGS for ok, slot in zip(showable, board.slots))
+        ready = [slot for ok, slot in zip(showable, board.slots) if ok]
+        page.confirmed = page.confirmed or sum(slot.sharp_hits >= s.confirm_sharp for slot in ready) >= _PAGE_DIGITS \
+            or sum(slot.clear_hits > 0 for slot in ready) >= _PAGE_CLEAR \
+            or sum(board.consistent(slot) for slot in ready) >= _PAGE_DIGITS \
+            or any(slot.sharp_hits >= _PAGE_SIGHTINGS for slot in ready)
         # digits of the page that may be shown soon: seen in this frame, read as a digit, not yet sure
         coming = any(not ok and not slot.ever_shown and slot.in_view and slot.missed == 0 and i in seen
                        and slot.evidence[_NOT_A_DIGIT] < s.max_not_digit * slot.weight
