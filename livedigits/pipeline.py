@@ -81,9 +81,9 @@ class Recognizer:
         if reader not in READERS:
             raise ValueError(f"reader must be one of {', '.join(READERS)}, not {reader!r}")
         self.reader = reader
-        # lines are read one at a time: on one thread, as a frame's crops (classify.SMALL_BATCH)
+        # a line's crops are read in one call, on all cores as a frame's digit crops (classify.SMALL_BATCH)
         self.string_reader = None if reader == "digits" else StringReader.if_available(
-            string_model, num_threads or 1, required=reader == "strings")
+            string_model, num_threads, required=reader == "strings")
 
     # -- pictures with many digits -------------------------------------------------------------
     def recognize(self, image: np.ndarray, timings: dict | None = None, inverted: bool | None = None,
