@@ -8,6 +8,7 @@
     python train.py strings --minutes 50 # the digit-string reader (models/strings.tflite)
     python train.py pack                 # both networks' data, for a GPU machine (livedigits/training/gpu.py)
     python train.py --from-gpu W.npz     # export and evaluate weights trained there
+    python train.py blend A.keras B.keras --alpha 0.8 --out C.keras   # a weight-space blend of two networks
 """
 import argparse
 import os
@@ -62,6 +63,10 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["pack"]:  # the training data of both networks, for gpu.py on a GPU machine
         return pack(argv[1:])
+    if argv[:1] == ["blend"]:  # two networks of one architecture, blended weight by weight
+        from livedigits.training.blend import main as blend
+
+        return blend(argv[1:])
     if argv[:1] == ["strings"]:  # the digit-string reader: its own options
         from livedigits.training.strings import main as train_strings
 

@@ -38,6 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from livedigits import Recognizer  # noqa: E402
+from livedigits.strings import READERS  # noqa: E402
 from livedigits.fusion import PageFusion  # noqa: E402
 from livedigits.synthetic.photo_video import make_photo_video, page_photos, sticky_note, sudoku_photos  # noqa: E402
 from livedigits.synthetic.video import error_breakdown, make_video, pooled, score_video  # noqa: E402
@@ -99,6 +100,8 @@ def main() -> int:
     parser.add_argument("--sudoku", type=int, default=0, metavar="N", help="also film N sudoku photos (at most 3)")
     parser.add_argument("--realworld", default=os.environ.get("LIVEDIGITS_REALWORLD", "../shared/data/realworld"))
     parser.add_argument("--model")
+    parser.add_argument("--reader", choices=READERS, default="auto", help="the recogniser's reader (default auto)")
+    parser.add_argument("--string-model", help="the string reader's .tflite (default: the shipped one)")
     parser.add_argument("--breakdown", action="store_true",
                         help="per clip: page fusion's substitutions, deletions, insertions, changes by phase, worst characters")
     parser.add_argument("--show-failures", type=int, default=0, metavar="N",
@@ -106,7 +109,7 @@ def main() -> int:
     add_mnist_option(parser)
     args = parser.parse_args()
     mnist = load_mnist_for(parser, args.mnist)
-    recognizer = Recognizer(args.model)
+    recognizer = Recognizer(args.model, reader=args.reader, string_model=args.string_model)
     kinds = ("raw", "track", "page")
     scores = {}
     cpu = {"track": [], "page": []}

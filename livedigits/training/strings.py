@@ -636,6 +636,8 @@ def main(argv=None) -> int:
                         "checkpoint) every this many steps")
     parser.add_argument("--from-gpu", metavar="WEIGHTS", help="no training here: export these weights (from "
                         "`python -m livedigits.training.gpu strings`), write the card, calibrate")
+    parser.add_argument("--from-keras", metavar="MODEL", help="no training: export this .keras (a checkpoint, or a "
+                        "blend from `train.py blend`) to OUT/strings.tflite, keep OUT/strings.json's card, calibrate")
     parser.add_argument("--calibrate-only", action="store_true",
                         help="no training: fit OUT/strings.tflite's calibration again and update OUT/strings.json")
     args = parser.parse_args(argv)
@@ -643,9 +645,18 @@ def main(argv=None) -> int:
     paths = source_paths(training, realworld)
     cheque_folder = paths["cheque"]
     out = Path(args.out)
-    if args.calibrate_only:
+    if args.from_keras:
+        import keras
+
+        if not Path(args.from_keras).is_file():
+            parser.error(f"{args.from_keras} does not exist")
+        out.mkdir(parents=True, exist_ok=True)
+        export_tflite(keras.models.load_model(args.from_keras, compile=False), out / "strings.tflite")
+    if args.calibrate_only or args.from_keras:
         card_path = out / "strings.json"
         card = json.loads(card_path.read_text()) if card_path.is_file() else {}
+        if args.from_keras:
+            card["command"] = "python train.py strings " + " ".join(argv or sys.argv[2:])
         card.update(calibrate(out / "strings.tflite", calibration_lines(cheque_folder, load_mnist_for(parser, args.data))))
         card_path.write_text(json.dumps(card, indent=1))
         return 0

@@ -64,3 +64,23 @@ def test_no_digit_of_a_tuning_or_held_out_cheque_is_composed_into_training_lines
     kept = [p for p in cheques if not in_validation("cheque", p) and not tuning_cheque(p)]
     assert 0 < len(kept) < len(cheques) - 300
     assert [len(p.inks) for p in pools if p.name == "cheque"] == [len(kept)]  # none too small to keep here
+
+
+def test_from_keras_exports_and_calibrates_keeping_the_card(tmp_path, realworld):
+    import json
+
+    import keras
+
+    from livedigits.strings import StringReader
+    from livedigits.training.strings import main
+
+    model = build_model(keras)
+    model.save(tmp_path / "blend.keras")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "strings.json").write_text(json.dumps({"name": "kept", "choice": [0.0, 0.0, 0.0]}))
+    assert main(["--from-keras", str(tmp_path / "blend.keras"), "--out", str(tmp_path / "out")]) == 0
+    card = json.loads((tmp_path / "out" / "strings.json").read_text())
+    assert card["name"] == "kept" and "--from-keras" in card["command"]
+    assert card["choice"] != [0.0, 0.0, 0.0] and card["calibration_lines"] > 77
+    reader = StringReader(tmp_path / "out" / "strings.tflite")
+    assert reader.choice == tuple(card["choice"])
