@@ -19,11 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from livedigits import Recognizer  # noqa: E402
-from livedigits.evaluation.scoring import edit_distance, read_labels, score_scenes  # noqa: E402
+from livedigits.evaluation.scoring import read_labels, score_folder, score_scenes  # noqa: E402
 from livedigits.synthetic.scenes import make_scenes  # noqa: E402
 from livedigits.training.data import add_mnist_option, load_mnist_for  # noqa: E402
 from livedigits.training.realdata import cheque_validation_paths  # noqa: E402
@@ -42,14 +41,6 @@ def as_tflite(path: Path, folder: Path) -> Path:
     return target
 
 
-def cheque_score(recognizer, images) -> tuple[float, float]:
-    errors = chars = exact = 0
-    for image, truth in images:
-        got = recognizer.recognize(image).text.replace("\n", "")
-        errors, chars, exact = errors + edit_distance(truth, got), chars + len(truth), exact + (got == truth)
-    return 100 * errors / max(1, chars), 100 * exact / max(1, len(images))
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("models", nargs="+", type=Path, help=".keras checkpoints or .tflite models")
@@ -65,19 +56,18 @@ def main() -> int:
     mnist = load_mnist_for(parser, args.mnist)
     folder = Path(args.data) / "cheque_amounts"
     held = cheque_validation_paths(folder)
-    cheques = [(cv2.imread(str(folder / r["relative_path"]), cv2.IMREAD_COLOR), r["label"])
-               for r in read_labels(folder / "labels.csv")
-               if r["relative_path"] not in held and tuning_cheque(r["relative_path"])]
+    tuning = {r["relative_path"] for r in read_labels(folder / "labels.csv")
+              if r["relative_path"] not in held and tuning_cheque(r["relative_path"])}
     scenes = make_scenes(mnist.x_test, mnist.y_test, args.tuning_scenes, seed=args.tuning_seed)
-    print(f"reader {args.reader}: tuning cheques ({len(cheques)}) CER % / exact %, "
+    print(f"reader {args.reader}: tuning cheques ({len(tuning)}) CER % / exact %, "
           f"tuning scenes ({len(scenes)}, seed {args.tuning_seed}) text exact % / recall % / precision %")
     with tempfile.TemporaryDirectory() as tmp:
         for path in args.models:
             started = time.perf_counter()
             recognizer = Recognizer(reader=args.reader, string_model=as_tflite(path, Path(tmp)))
-            cer, exact = cheque_score(recognizer, cheques)
+            cheques = score_folder(recognizer, folder, "recognize", only=tuning)
             result = score_scenes(recognizer, scenes)
-            print(f"{path}: cheques {cer:5.2f} / {exact:5.1f} | scenes {100 * result['text_exact']:5.1f} / "
+            print(f"{path}: cheques {100 * cheques.cer:5.2f} / {100 * cheques.exact:5.1f} | scenes {100 * result['text_exact']:5.1f} / "
                   f"{100 * result['recall']:.2f} / {100 * result['precision']:.2f} "
                   f"({time.perf_counter() - started:.0f} s)", flush=True)
     return 0

@@ -37,7 +37,8 @@ def mean_weights(networks: list[list[np.ndarray]], shares: list[float] | None = 
 
 
 def load_network(keras, path: Path):
-    """A .keras model, or the Keras twin of a shipped string reader's .tflite."""
+    """A .keras model, or the Keras twin of a shipped string reader's .tflite (``train.py strings
+    --init`` starts from either too)."""
     if path.suffix == ".tflite":
         from .strings import keras_from_tflite
 

@@ -425,12 +425,12 @@ def train(data: dict, tuning: tuple[list, list], out: Path, minutes: float, batc
     import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
-    if init and str(init).endswith(".tflite"):
-        model = keras_from_tflite(keras, Path(init))
+    if init:  # a .keras model (as saved: a fine-tuning's frozen normalisations stay frozen) or a shipped .tflite
+        from .blend import load_network
+
+        model = load_network(keras, Path(init))
     else:
         model = build_model(keras)
-        if init:
-            model.load_weights(init)
     x_all, widths, y_all = data["x"], data["width"], data["y"]
     steps_per_epoch = len(x_all) // batch_size
     budget = minutes * 60
