@@ -10,6 +10,7 @@ code as a CPU run (``train.py pack``), so both kinds of run train on the same ex
     python train.py pack --out runs/gpu                                   # this machine
     python -m livedigits.training.gpu digits --data runs/gpu --out OUT    # the GPU machine
     python -m livedigits.training.gpu strings --data runs/gpu --out OUT
+    python -m livedigits.training.gpu both --data runs/gpu --out OUT      # (the two side by side, one GPU)
     python train.py --from-gpu OUT/digits_gpu.npz                         # this machine again
     python train.py strings --from-gpu OUT/strings_gpu.npz
 
@@ -449,10 +450,31 @@ def train_strings(data: Path, out: Path, minutes: float, batch_size: int = 128, 
     return result
 
 
+def train_both(argv: list[str], out: Path) -> int:
+    """Both networks at once, each in its own process with these options (a lent machine's time is
+    short, and neither network keeps its GPU busy alone); each one's log goes to OUT/<network>.log
+    as it runs. The exit status is the worse of the two."""
+    import subprocess
+
+    out.mkdir(parents=True, exist_ok=True)
+    runs = []
+    for network in ("digits", "strings"):
+        log_file = open(out / f"{network}.log", "w")
+        runs.append((network, log_file, subprocess.Popen([sys.executable, "-m", "livedigits.training.gpu", network, *argv],
+                                                         stdout=log_file, stderr=subprocess.STDOUT)))
+    codes = []
+    for network, log_file, process in runs:
+        codes.append(process.wait())
+        log_file.close()
+        log(f"gpu: {network} ended with status {codes[-1]} (log: {out / (network + '.log')})")
+    return max(codes)
+
+
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(prog="python -m livedigits.training.gpu", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("network", choices=["digits", "strings"])
+    parser.add_argument("network", choices=["digits", "strings", "both"])
     parser.add_argument("--data", default="runs/gpu", help="the folder `train.py pack` wrote")
     parser.add_argument("--out", default="runs/gpu/out", help="where the weights (.npz) go")
     parser.add_argument("--minutes", type=float, default=6.0, help="training time budget")
@@ -463,13 +485,16 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=12, help="strings: processes building the lines")
     args = parser.parse_args(argv)
     data, out = Path(args.data), Path(args.out)
-    needed = data / (DIGITS_FILE if args.network == "digits" else STRINGS_FILE)
-    if not needed.is_file():
-        print(f"gpu: error: {needed} not found (make it with `python train.py pack`)", file=sys.stderr)
-        return 2
+    files = {"digits": [DIGITS_FILE], "strings": [STRINGS_FILE], "both": [DIGITS_FILE, STRINGS_FILE]}[args.network]
+    for needed in (data / name for name in files):
+        if not needed.is_file():
+            print(f"gpu: error: {needed} not found (make it with `python train.py pack`)", file=sys.stderr)
+            return 2
     if importlib.util.find_spec("torch") is None:  # a one-line error, not a traceback
         print("gpu: error: PyTorch is not installed here", file=sys.stderr)
         return 2
+    if args.network == "both":
+        return train_both([a for a in argv if a != "both"], out)
     out.mkdir(parents=True, exist_ok=True)
     train = train_digits if args.network == "digits" else train_strings
     options = {"minutes": args.minutes, "lr": args.lr, "seed": args.seed}

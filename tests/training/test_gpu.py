@@ -67,3 +67,20 @@ def test_pack_with_a_missing_mnist_is_a_one_line_error(tmp_path):
                              "--out", str(tmp_path)], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "does not exist" in result.stderr.strip().splitlines()[-1]
+
+
+def test_both_networks_run_side_by_side_each_with_its_own_log(tmp_path):
+    from livedigits.training.gpu import DIGITS_FILE, STRINGS_FILE, train_both
+
+    (tmp_path / DIGITS_FILE).write_bytes(b"")
+    missing = subprocess.run([sys.executable, "-m", "livedigits.training.gpu", "both", "--data", str(tmp_path)],
+                             capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert missing.returncode == 2 and STRINGS_FILE in missing.stderr and "Traceback" not in missing.stderr
+    (tmp_path / STRINGS_FILE).write_bytes(b"")
+    out = tmp_path / "out"
+    # here each child stops at once with its own one-line error (no PyTorch, or empty data): the parent
+    # waits for both, keeps their logs and answers with the worse status
+    assert train_both(["--data", str(tmp_path), "--out", str(out)], out) != 0
+    for network in ("digits", "strings"):
+        text = (out / f"{network}.log").read_text()
+        assert text.strip() and "gpu" in text.lower()
