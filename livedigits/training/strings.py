@@ -416,11 +416,27 @@ def augment_batch(rows: np.ndarray, widths: np.ndarray, rng) -> np.ndarray:
     return out / 255.0
 
 
+def distillation_loss(teacher_logits, student_logits, temperature: float = 2.0):
+    """Mean over lines of the summed per-frame KL(teacher || student) of the outputs softened by
+    ``temperature`` (scaled by its square, so the gradients' size does not depend on it)."""
+    import tensorflow as tf
+
+    taught = tf.nn.softmax(teacher_logits / temperature)
+    drift = tf.reduce_sum(taught * (tf.math.log(taught + 1e-8) - tf.nn.log_softmax(student_logits / temperature)), -1)
+    return temperature ** 2 * tf.reduce_mean(tf.reduce_sum(drift, 1))
+
+
 def train(data: dict, tuning: tuple[list, list], out: Path, minutes: float, batch_size: int = 64,
-          lr: float = 2e-3, seed: int = 1, init: str | None = None, eval_every: int = 0, log=print) -> dict:
+          lr: float = 2e-3, seed: int = 1, init: str | None = None, eval_every: int = 0,
+          distill_from: str | None = None, distill_weight: float = 1.0, temperature: float = 2.0, log=print) -> dict:
     """Train for ``minutes`` (a cosine schedule over them); the tuning cheques are read at the end
     of each pass over the data and every ``eval_every`` steps, and the best state is kept (each
-    one looked at is saved in OUT/checkpoints/ for a later choice with the crops and the vote)."""
+    one looked at is saved in OUT/checkpoints/ for a later choice with the crops and the vote).
+
+    With ``distill_from`` (a .keras or shipped .tflite string reader, frozen) the loss adds the
+    frame-by-frame KL divergence from that teacher's softened outputs ("learning without
+    forgetting"): a fine-tuning then learns what the new lines teach while its readings of
+    everything else stay near the teacher's, instead of drifting with the new lines' priors."""
     import keras
     import tensorflow as tf
 
@@ -431,6 +447,12 @@ def train(data: dict, tuning: tuple[list, list], out: Path, minutes: float, batc
         model = load_network(keras, Path(init))
     else:
         model = build_model(keras)
+    teacher = None
+    if distill_from:
+        from .blend import load_network
+
+        teacher = load_network(keras, Path(distill_from))
+        teacher.trainable = False
     x_all, widths, y_all = data["x"], data["width"], data["y"]
     steps_per_epoch = len(x_all) // batch_size
     budget = minutes * 60
@@ -446,6 +468,8 @@ def train(data: dict, tuning: tuple[list, list], out: Path, minutes: float, batc
             sparse = tf.SparseTensor(sparse.indices, sparse.values - 1, sparse.dense_shape)
             loss = tf.reduce_mean(tf.nn.ctc_loss(sparse, logits, None, tf.fill([tf.shape(x)[0]], frames),
                                                  logits_time_major=False, blank_index=-1))
+            if teacher is not None:
+                loss += distill_weight * distillation_loss(teacher(x, training=False), logits, temperature)
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return loss
@@ -468,7 +492,7 @@ def train(data: dict, tuning: tuple[list, list], out: Path, minutes: float, batc
             total_steps += 1
             if total_steps == 50 and planned_steps is None:
                 per_step = (time.time() - started) / 50
-                planned_steps = int(budget / per_step)
+                planned_steps = max(50, int(budget / per_step))  # a tiny budget still ends
                 log(f"strings: {per_step * 1000:.0f} ms/step -> {planned_steps} steps "
                     f"({planned_steps / steps_per_epoch:.1f} epochs) in {minutes} min", file=sys.stderr)
             if total_steps % 200 == 0:
@@ -634,6 +658,9 @@ def main(argv=None) -> int:
     parser.add_argument("--init", help="start from this model's weights (.keras, or a shipped .tflite)")
     parser.add_argument("--eval-every", type=int, default=0, help="also read the tuning cheques (and save a "
                         "checkpoint) every this many steps")
+    parser.add_argument("--distill-from", metavar="MODEL", help="keep the readings near this frozen string reader "
+                        "(.keras or .tflite, e.g. models/strings.tflite with --init): KL of its softened outputs added to the loss")
+    parser.add_argument("--distill-weight", type=float, default=1.0, help="weight of --distill-from's term (default 1)")
     parser.add_argument("--from-gpu", metavar="WEIGHTS", help="no training here: export these weights (from "
                         "`python -m livedigits.training.gpu strings`), write the card, calibrate")
     parser.add_argument("--from-keras", metavar="MODEL", help="no training: export this .keras (a checkpoint, or a "
@@ -674,7 +701,7 @@ def main(argv=None) -> int:
     print(f"strings: {len(data['x'])} lines: {data['counts']}", file=sys.stderr)
     out.mkdir(parents=True, exist_ok=True)
     result = train(data, tuning_lines(cheque_folder), out, args.minutes, args.batch_size, args.lr, args.seed, args.init,
-                   args.eval_every)
+                   args.eval_every, args.distill_from, args.distill_weight)
     export_tflite(result.pop("model"), out / "strings.tflite")
     card = {"name": "digit strings (CNN + dilated 1-D convolutions + CTC)", "input": f"(1, {HEIGHT}, W, 1) float32 ink map "
             "0-1 from livedigits.strings.line_input; W any multiple of 4", "output": f"(1, W/{STRIDE}, {NUM_OUTPUTS}) logits: "

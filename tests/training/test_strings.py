@@ -84,3 +84,40 @@ def test_from_keras_exports_and_calibrates_keeping_the_card(tmp_path, realworld)
     assert card["choice"] != [0.0, 0.0, 0.0] and card["calibration_lines"] > 77
     reader = StringReader(tmp_path / "out" / "strings.tflite")
     assert reader.choice == tuple(card["choice"])
+
+
+def test_distillation_loss_is_zero_for_the_teacher_and_grows_with_the_drift():
+    from livedigits.training.strings import distillation_loss
+
+    rng = np.random.default_rng(0)
+    teacher = rng.normal(size=(3, 12, NUM_OUTPUTS)).astype(np.float32)
+    near = teacher + 0.1 * rng.normal(size=teacher.shape).astype(np.float32)
+    far = teacher + 2.0 * rng.normal(size=teacher.shape).astype(np.float32)
+    assert abs(float(distillation_loss(teacher, teacher))) < 1e-4
+    assert 0 < float(distillation_loss(teacher, near)) < float(distillation_loss(teacher, far))
+    assert abs(float(distillation_loss(teacher, teacher + 5.0))) < 1e-4  # a shift of every logit changes nothing
+
+
+def test_training_with_a_teacher_stays_nearer_to_it(tmp_path):
+    import keras
+
+    from livedigits.training.strings import MAX_LABEL, distillation_loss, train
+
+    keras.utils.set_random_seed(3)
+    teacher = build_model(keras)
+    teacher.save(tmp_path / "teacher.keras")
+    rng = np.random.default_rng(1)
+    rows = rng.integers(0, 255, (128, HEIGHT, TRAIN_WIDTH), dtype=np.uint8)
+    labels = np.full((128, MAX_LABEL), -1, np.int32)
+    labels[:, :3] = rng.integers(0, 10, (128, 3))
+    data = {"x": rows, "width": np.full(128, TRAIN_WIDTH, np.int32), "y": labels}
+    tuning = ([np.zeros((HEIGHT, 64), np.float32)] * 2, ["1", "2"])
+    probe = rng.random((4, HEIGHT, TRAIN_WIDTH, 1)).astype(np.float32)
+    taught = teacher(probe, training=False)
+    drifts = []
+    for weight in (0.0, 30.0):
+        result = train(data, tuning, tmp_path / f"w{weight}", minutes=0.001, batch_size=8, lr=3e-3,
+                       init=str(tmp_path / "teacher.keras"), distill_from=str(tmp_path / "teacher.keras"),
+                       distill_weight=weight, log=lambda *a, **k: None)
+        drifts.append(float(distillation_loss(taught, result["model"](probe, training=False))))
+    assert drifts[1] < drifts[0]
