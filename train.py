@@ -97,6 +97,9 @@ def main(argv=None) -> int:
     parser.add_argument("--mnist-only", action="store_true", help="train on MNIST and synthetic non-digits only")
     parser.add_argument("--mix-cache", metavar="FILE", help="keep the normalised real-data mix in this .npz and reuse it")
     parser.add_argument("--init", metavar="MODEL", help="start from the weights of this .keras model (fine-tuning)")
+    parser.add_argument("--distill-from", metavar="MODEL", help="a .keras teacher (e.g. an MNIST-only model): its softened "
+                        "outputs make --distill-share of MNIST's targets, the labels the rest")
+    parser.add_argument("--distill-share", type=float, default=0.5)
     parser.add_argument("--from-gpu", metavar="WEIGHTS", help="no training here: weights from "
                         "`python -m livedigits.training.gpu digits` (same data: `train.py pack`), exported and evaluated")
     parser.add_argument("--export-only", action="store_true",
@@ -110,7 +113,8 @@ def main(argv=None) -> int:
                              seed=args.seed, quick=args.quick, baseline=not args.no_baseline,
                              training_data=args.training_data, realworld=args.realworld, real_mix=not args.mnist_only,
                              mix_cache=args.mix_cache, init=args.init, sources=dict(args.source),
-                             from_gpu=args.from_gpu)
+                             from_gpu=args.from_gpu, distill_from=args.distill_from,
+                             distill_share=args.distill_share)
         step, summary = (lambda: train(config)), "test accuracy: keras {keras} %, tflite {tflite} %"
     try:
         test = step()["test"]

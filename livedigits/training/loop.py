@@ -50,6 +50,8 @@ class TrainConfig:
     mix_cache: str | None = None    # .npz: the normalised mix, reused when it exists
     init: str | None = None         # start from these weights (.keras) instead of random ones
     from_gpu: str | None = None     # weights trained by gpu.py on a GPU machine: no fit here
+    distill_from: str | None = None  # .keras teacher whose softened outputs join MNIST's labels (see soft_targets)
+    distill_share: float = 0.5      # ... with this share of the target
     augment: AugmentSettings = field(default_factory=AugmentSettings)
 
 
@@ -167,9 +169,23 @@ def BestEpoch(keras, patience: int):
     return _BestEpoch()
 
 
-def _fit(tf, keras, model, train_ds, val_ds, config: TrainConfig, epochs: int):
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+def soft_targets(labels: np.ndarray, teacher_probabilities: np.ndarray, rows: np.ndarray, share: float,
+                 temperature: float = 2.0) -> np.ndarray:
+    """One-hot targets, except in ``rows``: there ``share`` of the target is the teacher's output
+    softened by ``temperature`` (its runner-up classes: which other digit a picture resembles),
+    the rest the label. Used to keep what a network trained on MNIST alone knows of MNIST's
+    digits while the real-data mix teaches the rest."""
+    targets = np.eye(NUM_CLASSES, dtype=np.float32)[labels]
+    softened = np.power(np.clip(teacher_probabilities, 1e-12, 1.0), 1.0 / temperature)
+    softened /= softened.sum(axis=1, keepdims=True)
+    targets[rows] = (1.0 - share) * targets[rows] + share * softened
+    return targets
+
+
+def _fit(tf, keras, model, train_ds, val_ds, config: TrainConfig, epochs: int, soft: bool = False):
+    loss = "categorical_crossentropy" if soft else "sparse_categorical_crossentropy"
+    metrics = [keras.metrics.CategoricalAccuracy(name="accuracy")] if soft else ["accuracy"]
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=loss, metrics=metrics)
     callbacks = [
         keras.callbacks.LearningRateScheduler(lambda epoch: cosine_learning_rate(config, epoch, epochs)),
         BestEpoch(keras, config.patience),
@@ -211,10 +227,19 @@ def train(config: TrainConfig) -> dict:
         model.set_weights(weights)
         history = {k: v for k, v in gpu_run["history"].items() if k != "seconds"}
     else:
-        train_ds = _dataset(tf, x_fit, y_fit, config, training=config.arch == "cnn")
+        targets, val_targets = y_fit, y_v
+        if config.distill_from:  # MNIST's rows: the label and the teacher's view of the picture
+            teacher = keras.models.load_model(config.distill_from, compile=False)
+            rows = mnist_rows(x_fit, x_train, int(config.negatives_ratio * len(x_train)),
+                              REPEATS.get("mnist", 1) - 1 if mix is not None else 0)
+            taught = teacher.predict(x_fit[rows], batch_size=512, verbose=0)
+            targets = soft_targets(y_fit, taught, rows, config.distill_share)
+            val_targets = np.eye(NUM_CLASSES, dtype=np.float32)[y_v]
+        train_ds = _dataset(tf, x_fit, targets, config, training=config.arch == "cnn")
         if config.arch != "cnn":  # the tutorial baseline trains on plain MNIST
             train_ds = _dataset(tf, x_fit, y_fit, config, training=False)
-        history = _fit(tf, keras, model, train_ds, _dataset(tf, x_v, y_v, config, False), config, epochs)
+        history = _fit(tf, keras, model, train_ds, _dataset(tf, x_v, val_targets, config, False), config, epochs,
+                       soft=bool(config.distill_from))
     fit_seconds = time.time() - fit_started
     best_epoch = max(range(len(history["val_accuracy"])),
                      key=lambda e: (round(history["val_accuracy"][e], 5), -history["val_loss"][e])) + 1
@@ -283,6 +308,18 @@ def fit_examples(config: TrainConfig, mnist) -> tuple:
     x_v, y_v = _with_negatives(x_val, y_val, ratio, config.seed + 1)
     x_fit, y_fit, mix = _with_real_mix(config, x_train, y_train, x_fit, y_fit)
     return x_train, y_train, x_fit, y_fit, x_v, y_v, x_test, y_test, mix
+
+
+def mnist_rows(x_fit: np.ndarray, x_train: np.ndarray, negatives: int, repeats: int) -> np.ndarray:
+    """Indices of the fitted examples that are MNIST's training digits: the first block, then (after
+    its ``negatives``) ``repeats`` more copies, where ``fit_examples`` puts them."""
+    n = len(x_train)
+    starts = [0] + [n + negatives + k * n for k in range(repeats)]
+    rows = np.concatenate([np.arange(start, start + n) for start in starts])
+    for start in starts:  # the layout is checked, not assumed
+        if start + n > len(x_fit) or not np.array_equal(x_fit[start + n - 1], _as_input(x_train[-1:])[0]):
+            raise ValueError("MNIST's rows are not where fit_examples puts them")
+    return rows
 
 
 def pack_for_gpu(config: TrainConfig, path: Path) -> dict:

@@ -28,3 +28,35 @@ def test_missing_data_is_a_one_line_error(tmp_path):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().count("\n") == 0 and "does not exist" in result.stderr
+
+
+def test_soft_targets_mix_the_teachers_softened_view_into_chosen_rows_only():
+    import numpy as np
+
+    from livedigits.training.loop import NUM_CLASSES, soft_targets
+
+    labels = np.array([3, 7, 10])
+    teacher = np.full((3, NUM_CLASSES), 0.001, np.float32)
+    teacher[:, 8] = 1 - 0.001 * (NUM_CLASSES - 1)  # the teacher sees an 8 everywhere
+    targets = soft_targets(labels, teacher[[0]], np.array([0]), share=0.5)
+    assert np.allclose(targets.sum(axis=1), 1.0)
+    assert targets[1, 7] == 1.0 and targets[2, 10] == 1.0  # rows not chosen keep their one-hot label
+    assert 0.5 < targets[0, 3] < 0.55 and 0.3 < targets[0, 8] < 0.5  # half label, half the softened teacher
+    softer = soft_targets(labels, teacher[[0]], np.array([0]), share=0.5, temperature=4.0)
+    assert softer[0, 8] < targets[0, 8] and softer[0, 0] > targets[0, 0]  # a higher temperature spreads it
+
+
+def test_mnist_rows_are_where_fit_examples_puts_mnist(mnist):
+    import numpy as np
+    import pytest
+
+    from livedigits.training.loop import TrainConfig, _as_input, fit_examples, mnist_rows
+
+    config = TrainConfig(quick=True)
+    x_train, _, x_fit, _, _, _, _, _, _ = fit_examples(config, mnist)
+    rows = mnist_rows(x_fit, x_train, int(config.negatives_ratio * len(x_train)), 0)
+    assert np.array_equal(x_fit[rows], _as_input(x_train))
+    doubled = np.concatenate([x_fit, _as_input(x_train)])  # one more copy after the negatives, as the mix does
+    assert len(mnist_rows(doubled, x_train, len(x_fit) - len(x_train), 1)) == 2 * len(x_train)
+    with pytest.raises(ValueError):
+        mnist_rows(x_fit, x_train, 5, 1)  # nothing there: an error, not wrong rows
