@@ -99,12 +99,17 @@ def main(argv=None) -> int:
     parser.add_argument("--init", metavar="MODEL", help="start from the weights of this .keras model (fine-tuning)")
     parser.add_argument("--distill-from", metavar="MODEL", help="a .keras teacher (e.g. an MNIST-only model): its softened "
                         "outputs make --distill-share of MNIST's targets, the labels the rest")
-    parser.add_argument("--distill-share", type=float, default=0.5)
+    parser.add_argument("--distill-share", type=float, default=0.5, help="share of MNIST's targets that is the teacher's (default 0.5)")
     parser.add_argument("--from-gpu", metavar="WEIGHTS", help="no training here: weights from "
                         "`python -m livedigits.training.gpu digits` (same data: `train.py pack`), exported and evaluated")
     parser.add_argument("--export-only", action="store_true",
                         help="no training: export OUT/digits.keras to TFLite again and update the model card")
     args = parser.parse_args(argv)
+    for option, path in (("--init", args.init), ("--distill-from", args.distill_from)):
+        if path and not os.path.isfile(path):
+            parser.error(f"{option}: {path} does not exist")
+    if not 0.0 <= args.distill_share <= 1.0:
+        parser.error("--distill-share must be between 0 and 1")
     if args.export_only:
         step, summary = (lambda: reexport(args.out, args.data, args.seed)), "re-exported: tflite {tflite} % on the MNIST test set"
     else:

@@ -276,6 +276,9 @@ def train(config: TrainConfig) -> dict:
         card["validation_by_source"] = per_source_results(tflite_path, mix.validation)
     if config.init:
         card["training"]["initial_weights"] = str(config.init)
+    if config.distill_from:
+        card["training"]["distillation"] = {"teacher": str(config.distill_from), "share": config.distill_share,
+                                            "temperature": 2.0, "rows": "MNIST's training digits"}
     if config.from_gpu:
         card["training"].update(
             epochs_run=gpu_run["epochs_run"], epochs_max=gpu_run["epochs_run"], best_epoch=gpu_run["best_epoch"],

@@ -672,6 +672,9 @@ def main(argv=None) -> int:
     paths = source_paths(training, realworld)
     cheque_folder = paths["cheque"]
     out = Path(args.out)
+    for option, path in (("--init", args.init), ("--distill-from", args.distill_from)):
+        if path and not Path(path).is_file():
+            parser.error(f"{option}: {path} does not exist")
     if args.from_keras:
         import keras
 

@@ -60,3 +60,10 @@ def test_mnist_rows_are_where_fit_examples_puts_mnist(mnist):
     assert len(mnist_rows(doubled, x_train, len(x_fit) - len(x_train), 1)) == 2 * len(x_train)
     with pytest.raises(ValueError):
         mnist_rows(x_fit, x_train, 5, 1)  # nothing there: an error, not wrong rows
+
+
+def test_a_missing_teacher_is_a_one_line_error(tmp_path):
+    result = subprocess.run([sys.executable, str(ROOT / "train.py"), "--quick", "--distill-from", str(tmp_path / "nope.keras"),
+                             "--out", str(tmp_path)], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == f"train.py: error: --distill-from: {tmp_path / 'nope.keras'} does not exist"
