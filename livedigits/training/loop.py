@@ -169,8 +169,11 @@ def BestEpoch(keras, patience: int):
     return _BestEpoch()
 
 
+DISTILL_TEMPERATURE = 2.0  # a teacher's outputs are softened by this before they join the labels
+
+
 def soft_targets(labels: np.ndarray, teacher_probabilities: np.ndarray, rows: np.ndarray, share: float,
-                 temperature: float = 2.0) -> np.ndarray:
+                 temperature: float = DISTILL_TEMPERATURE) -> np.ndarray:
     """One-hot targets, except in ``rows``: there ``share`` of the target is the teacher's output
     softened by ``temperature`` (its runner-up classes: which other digit a picture resembles),
     the rest the label. Used to keep what a network trained on MNIST alone knows of MNIST's
@@ -229,11 +232,7 @@ def train(config: TrainConfig) -> dict:
     else:
         targets, val_targets = y_fit, y_v
         if config.distill_from:  # MNIST's rows: the label and the teacher's view of the picture
-            teacher = keras.models.load_model(config.distill_from, compile=False)
-            rows = mnist_rows(x_fit, x_train, int(config.negatives_ratio * len(x_train)),
-                              REPEATS.get("mnist", 1) - 1 if mix is not None else 0)
-            taught = teacher.predict(x_fit[rows], batch_size=512, verbose=0)
-            targets = soft_targets(y_fit, taught, rows, config.distill_share)
+            targets = _distilled_targets(keras, config, x_fit, y_fit, x_train, repeated=mix is not None)
             val_targets = np.eye(NUM_CLASSES, dtype=np.float32)[y_v]
         train_ds = _dataset(tf, x_fit, targets, config, training=config.arch == "cnn")
         if config.arch != "cnn":  # the tutorial baseline trains on plain MNIST
@@ -278,7 +277,7 @@ def train(config: TrainConfig) -> dict:
         card["training"]["initial_weights"] = str(config.init)
     if config.distill_from:
         card["training"]["distillation"] = {"teacher": str(config.distill_from), "share": config.distill_share,
-                                            "temperature": 2.0, "rows": "MNIST's training digits"}
+                                            "temperature": DISTILL_TEMPERATURE, "rows": "MNIST's training digits"}
     if config.from_gpu:
         card["training"].update(
             epochs_run=gpu_run["epochs_run"], epochs_max=gpu_run["epochs_run"], best_epoch=gpu_run["best_epoch"],
@@ -311,6 +310,16 @@ def fit_examples(config: TrainConfig, mnist) -> tuple:
     x_v, y_v = _with_negatives(x_val, y_val, ratio, config.seed + 1)
     x_fit, y_fit, mix = _with_real_mix(config, x_train, y_train, x_fit, y_fit)
     return x_train, y_train, x_fit, y_fit, x_v, y_v, x_test, y_test, mix
+
+
+def _distilled_targets(keras, config: TrainConfig, x_fit, y_fit, x_train, repeated: bool) -> np.ndarray:
+    """``soft_targets`` for the fitted examples with ``config.distill_from`` as the teacher. MNIST's
+    copies are the same pictures, so the teacher reads each once and its view is repeated."""
+    repeats = REPEATS.get("mnist", 1) - 1 if repeated else 0
+    rows = mnist_rows(x_fit, x_train, int(config.negatives_ratio * len(x_train)), repeats)
+    teacher = keras.models.load_model(config.distill_from, compile=False)
+    taught = teacher.predict(_as_input(x_train), batch_size=512, verbose=0)
+    return soft_targets(y_fit, np.tile(taught, (1 + repeats, 1)), rows, config.distill_share)
 
 
 def mnist_rows(x_fit: np.ndarray, x_train: np.ndarray, negatives: int, repeats: int) -> np.ndarray:

@@ -67,3 +67,23 @@ def test_a_missing_teacher_is_a_one_line_error(tmp_path):
                              "--out", str(tmp_path)], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1] == f"train.py: error: --distill-from: {tmp_path / 'nope.keras'} does not exist"
+
+
+def test_distilled_targets_give_every_copy_of_a_mnist_digit_the_same_target(tmp_path, mnist):
+    import keras
+    import numpy as np
+
+    from livedigits.training.loop import TrainConfig, _as_input, _distilled_targets
+    from livedigits.training.model import build_cnn
+
+    build_cnn().save(tmp_path / "teacher.keras")
+    x_train, y_train = mnist.x_train[:40], mnist.y_train[:40].astype(np.int32)
+    negatives = int(TrainConfig().negatives_ratio * len(x_train))
+    x_fit = np.concatenate([_as_input(x_train), np.zeros((negatives, 28, 28, 1), np.float32), _as_input(x_train)])
+    y_fit = np.concatenate([y_train, np.full(negatives, 10, np.int32), y_train])
+    config = TrainConfig(distill_from=str(tmp_path / "teacher.keras"), distill_share=0.5)
+    targets = _distilled_targets(keras, config, x_fit, y_fit, x_train, repeated=True)  # the mix repeats MNIST once
+    assert np.allclose(targets.sum(axis=1), 1.0)
+    assert np.array_equal(targets[:40], targets[40 + negatives:])
+    assert (targets[np.arange(40), y_train] < 1.0).all() and (targets[np.arange(40), y_train] >= 0.5).all()
+    assert (targets[40:40 + negatives, 10] == 1.0).all()  # the negatives keep their one-hot label
