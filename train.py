@@ -9,6 +9,7 @@
     python train.py pack                 # both networks' data, for a GPU machine (livedigits/training/gpu.py)
     python train.py --from-gpu W.npz     # export and evaluate weights trained there
     python train.py blend A.keras B.keras --alpha 0.8 --out C.keras   # a weight-space blend of two networks
+    python train.py --export-only --out runs/soup --mix-cache runs/mix.npz   # export a blend, write its card
 """
 import argparse
 import os
@@ -111,7 +112,7 @@ def main(argv=None) -> int:
     if not 0.0 <= args.distill_share <= 1.0:
         parser.error("--distill-share must be between 0 and 1")
     if args.export_only:
-        step, summary = (lambda: reexport(args.out, args.data, args.seed)), "re-exported: tflite {tflite} % on the MNIST test set"
+        step, summary = (lambda: reexport(args.out, args.data, args.seed, args.mix_cache)), "re-exported: tflite {tflite} % on the MNIST test set"
     else:
         config = TrainConfig(out_dir=args.out, data=args.data, arch=args.arch, epochs=args.epochs,
                              batch_size=args.batch_size, learning_rate=args.lr, patience=args.patience,

@@ -11,7 +11,13 @@ the previous release's reader and the mean of a fine-tuning's last 8 checkpoints
     python train.py blend runs/ft1/checkpoints/step00{6600,6900,7200,7500,7800,8100,8400,8644}.keras \
         --out runs/ft1/avg_late.keras            # without --alpha: the mean of the networks given
     python train.py blend models/strings.tflite runs/ft1/avg_late.keras --alpha 0.5 --out runs/b/strings.keras
+    python train.py blend models/digits.keras runs/dd1/digits.keras runs/mnist_only.keras \
+        --shares 0.45 0.45 0.10 --out runs/soup/digits.keras   # three networks at once
+
+Each blend writes what it was made of beside it (``OUT.blend.json``: the networks and their shares),
+which ``train.py --export-only`` copies into the model card.
 """
+import json
 import argparse
 import sys
 from pathlib import Path
@@ -36,6 +42,11 @@ def mean_weights(networks: list[list[np.ndarray]], shares: list[float] | None = 
             for i in range(len(first))]
 
 
+def blend_record_path(network: Path) -> Path:
+    """Where ``train.py blend`` notes what a blended network was made of."""
+    return network.with_name(network.name + ".blend.json")
+
+
 def load_network(keras, path: Path):
     """A .keras model, or the Keras twin of a shipped string reader's .tflite (``train.py strings
     --init`` starts from either too)."""
@@ -53,10 +64,17 @@ def main(argv=None) -> int:
                         help=".keras models of one architecture (the first may be a string reader's .tflite)")
     parser.add_argument("--alpha", type=float,
                         help="with two models: the second one's share, 0-1 (default: the plain mean of all)")
+    parser.add_argument("--shares", type=float, nargs="+", metavar="S",
+                        help="one share per model, summing to 1 (default: equal shares)")
     parser.add_argument("--out", type=Path, required=True, help="the blend's .keras file")
     args = parser.parse_args(argv)
     if len(args.models) < 2 or (args.alpha is not None and len(args.models) != 2):
         parser.error("give two models with --alpha, or two or more to average")
+    if args.shares is not None:
+        if args.alpha is not None or len(args.shares) != len(args.models):
+            parser.error("--shares needs one share per model, and no --alpha")
+        if min(args.shares) < 0 or abs(sum(args.shares) - 1.0) > 1e-6:
+            parser.error("--shares must be at least 0 each and sum to 1")
     for path in args.models:
         if not path.is_file():
             parser.error(f"{path} does not exist")
@@ -65,13 +83,24 @@ def main(argv=None) -> int:
     try:
         networks = [load_network(keras, path) for path in args.models]
         weights = [network.get_weights() for network in networks]
-        blended = (mean_weights(weights) if args.alpha is None else blend_weights(weights[0], weights[1], args.alpha))
+        if args.alpha is not None:
+            shares = [1.0 - args.alpha, args.alpha]
+            blended = blend_weights(weights[0], weights[1], args.alpha)
+        else:
+            shares = args.shares or [1.0 / len(weights)] * len(weights)
+            blended = mean_weights(weights, shares)
         networks[0].set_weights(blended)
     except ValueError as err:
         print(f"train.py blend: error: {err}", file=sys.stderr)
         return 2
     args.out.parent.mkdir(parents=True, exist_ok=True)
     networks[0].save(args.out)
-    shares = "equal shares" if args.alpha is None else f"second's share {args.alpha:.2f}"
-    print(f"blend: {len(networks)} networks, {shares} -> {args.out}", file=sys.stderr)
+    record = {"networks": [str(path) for path in args.models], "shares": [round(float(s), 6) for s in shares]}
+    made_of = {str(path): json.loads(blend_record_path(path).read_text())
+               for path in args.models if blend_record_path(path).is_file()}
+    if made_of:  # blends of blends keep their whole recipe
+        record["blends"] = made_of
+    blend_record_path(args.out).write_text(json.dumps(record, indent=2) + "\n")
+    told = ", ".join(f"{path.name} {share:.2f}" for path, share in zip(args.models, shares))
+    print(f"blend: {told} -> {args.out}", file=sys.stderr)
     return 0

@@ -491,17 +491,30 @@ def tflite_results(tflite_path: Path, keras_probs: np.ndarray, x_test: np.ndarra
     return {"test": test, "predictions": pred, "probabilities": probs}
 
 
-def reexport(out_dir: str, data: str | None = None, seed: int = 1) -> dict:
+def reexport(out_dir: str, data: str | None = None, seed: int = 1, mix_cache: str | None = None,
+             card_from: str | Path = Path("models") / "model_card.json") -> dict:
     """Export the trained ``digits.keras`` in ``out_dir`` to TFLite again (after a change to the
-    export, e.g. quantisation) and update the model card's TFLite numbers and report pictures,
-    without training. The test set is only used to check the conversion."""
+    export, e.g. quantisation, or for a network made by ``train.py blend``) and update the model
+    card's TFLite numbers and report pictures, without training. The test set is only used to check
+    the conversion and to report.
+
+    Without a card in ``out_dir`` (a blend), the card of ``card_from`` (the shipped model's, which the
+    blend grew from) is the start; the blend's record (``digits.keras.blend.json``) goes into it, with
+    the MNIST validation digits read through LiteRT, which is what a blend is chosen on. With a cached
+    real-data mix, every source's held-out part is read again (``validation_by_source``); without
+    one, those numbers would describe another network and are dropped."""
     mnist = load_mnist(data)
     import keras
 
+    from .blend import blend_record_path
+
     out = Path(out_dir)
     card_path = out / "model_card.json"
-    card = json.loads(card_path.read_text())
-    model = keras.models.load_model(out / card["files"]["keras"], compile=False)
+    card = json.loads((card_path if card_path.is_file() else Path(card_from)).read_text())
+    if not card_path.is_file():  # a new network: the card it starts from describes its predecessor
+        card["previous_model"] = {"date": card["date"], "test": {k: card["test"][k] for k in ("keras_accuracy", "tflite_accuracy")}}
+    keras_path = out / card["files"]["keras"]
+    model = keras.models.load_model(keras_path, compile=False)
     tflite_path = out / card["files"]["tflite"]
     export_tflite(model, tflite_path)
     x_t = _as_input(mnist.x_test)
@@ -509,8 +522,29 @@ def reexport(out_dir: str, data: str | None = None, seed: int = 1) -> dict:
     negatives = make_negatives(mnist.x_test, mnist.y_test, 1000, seed + 2)
     lite = tflite_results(tflite_path, keras_probs, x_t, mnist.y_test, negatives)
     card["files"].update(tflite_bytes=tflite_path.stat().st_size, tflite_quantisation=TFLITE_QUANTISATION)
-    card["test"].update(lite["test"])
+    card["test"].update(keras_accuracy=round(float((digit_predictions(keras_probs) == mnist.y_test).mean()), 5),
+                        **lite["test"])
     card["exported"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    record = blend_record_path(keras_path)
+    if record.is_file():
+        from ..classify import Classifier
+
+        _, _, x_val, y_val, _, _ = _splits(mnist, quick=False)
+        val_probs = Classifier(tflite_path).predict_in_chunks(_as_input(x_val))
+        card["date"] = card["exported"]
+        card["blend"] = {**json.loads(record.read_text()),
+                         "made_by": f"python train.py blend ... --out {keras_path}: the networks' weights "
+                                    "averaged tensor by tensor with these shares",
+                         "mnist_validation_litert": round(float((digit_predictions(val_probs) == y_val).mean()), 5)}
+        card["validation_accuracy"] = card["blend"]["mnist_validation_litert"]
+        card["training"]["note"] = ("a blend of trained networks (see blend); the training fields are those of "
+                                    "the first of them")
+    if mix_cache and Path(mix_cache).is_file():
+        mix = load_or_build_mix(TrainConfig(out_dir=str(out), data=data, mix_cache=mix_cache))
+        card["validation_by_source"] = per_source_results(tflite_path, mix.validation)
+    elif "validation_by_source" in card:
+        del card["validation_by_source"]
+        print("reexport: no --mix-cache: the card's per-source validation was dropped (it read another export)")
     card_path.write_text(json.dumps(card, indent=2) + "\n")
     _test_pictures(out, "", mnist.x_test, mnist.y_test, lite)
     return card

@@ -57,3 +57,28 @@ def test_blend_command_writes_the_blended_model(tmp_path, capsys):
     assert main([str(tmp_path / "a.keras"), str(tmp_path / "b.keras"), "--out", str(tmp_path / "m.keras")]) == 0
     for weights in keras.models.load_model(tmp_path / "m.keras", compile=False).get_weights():
         np.testing.assert_allclose(weights, 2.0)
+
+
+def test_blend_command_takes_shares_and_records_the_recipe(tmp_path, capsys):
+    import json
+
+    import keras
+
+    from livedigits.training.blend import blend_record_path
+
+    for name, value in (("a", 1.0), ("b", 3.0), ("c", 5.0)):
+        _dense(keras, value).save(tmp_path / f"{name}.keras")
+    paths = [str(tmp_path / f"{name}.keras") for name in "abc"]
+    assert main(paths[:2] + ["--alpha", "0.5", "--out", str(tmp_path / "ab.keras")]) == 0
+    assert main([str(tmp_path / "ab.keras"), paths[2], "--shares", "0.75", "0.25", "--out", str(tmp_path / "abc.keras")]) == 0
+    for weights in keras.models.load_model(tmp_path / "abc.keras", compile=False).get_weights():
+        np.testing.assert_allclose(weights, 0.75 * 2.0 + 0.25 * 5.0)
+    record = json.loads(blend_record_path(tmp_path / "abc.keras").read_text())
+    assert record["shares"] == [0.75, 0.25] and record["networks"][1] == paths[2]
+    assert record["blends"][str(tmp_path / "ab.keras")]["networks"] == paths[:2]  # the blend inside, too
+    # shares that do not fit: a usage error (exit 2), nothing written
+    for bad in (["--shares", "0.5"], ["--shares", "0.7", "0.7"], ["--shares", "0.5", "0.5", "--alpha", "0.5"]):
+        with pytest.raises(SystemExit) as stop:
+            main(paths[:2] + bad + ["--out", str(tmp_path / "bad.keras")])
+        assert stop.value.code == 2
+    assert not (tmp_path / "bad.keras").exists()

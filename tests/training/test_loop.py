@@ -21,6 +21,23 @@ def test_quick_run_trains_exports_and_writes_card(tmp_path):
     assert card["architecture"]["multiply_adds_per_digit"] <= 25_000_000
     assert card["augmentation"]["rotation_deg"] > 0 and "baseline_mlp" in card
 
+    # a blend of trained networks (here the run with itself) is exported with a card of its own
+    from livedigits.training.blend import main as blend
+
+    soup = tmp_path / "soup"
+    assert blend([str(tmp_path / "digits.keras")] * 2 + ["--shares", "0.3", "0.7", "--out", str(soup / "digits.keras")]) == 0
+    result = subprocess.run([sys.executable, str(ROOT / "train.py"), "--export-only", "--out", str(soup)],
+                            capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    blended = json.loads((soup / "model_card.json").read_text())
+    assert blended["blend"]["shares"] == [0.3, 0.7] and len(blended["blend"]["networks"]) == 2
+    # the same network, read on the whole test set (the quick run read a part)
+    assert blended["test"]["tflite_accuracy"] > 0.6 and blended["test"]["tflite_keras_agreement"] >= 0.99
+    assert blended["previous_model"]["test"]["tflite_accuracy"] == json.loads((ROOT / "models" / "model_card.json").read_text())["test"]["tflite_accuracy"]
+    assert 0.5 < blended["blend"]["mnist_validation_litert"] == blended["validation_accuracy"]
+    assert "validation_by_source" not in blended  # no mix given: numbers of another network are not kept
+    assert (soup / "digits.tflite").stat().st_size > 1000 and (soup / "confusion_matrix.png").is_file()
+
 
 def test_missing_data_is_a_one_line_error(tmp_path):
     result = subprocess.run([sys.executable, str(ROOT / "train.py"), "--quick", "--data", str(tmp_path / "nope"),

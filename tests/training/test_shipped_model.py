@@ -21,11 +21,12 @@ def lite_probabilities(test_inputs):
     return Classifier(MODELS / "digits.tflite").predict_in_chunks(test_inputs[0])
 
 
-def test_tflite_reaches_99_60_percent_on_mnist_test(lite_probabilities, test_inputs):
-    # 99.63 % measured: the model trained on real data gave up 0.07 points of MNIST (the MNIST-only
-    # model read 99.70 %, issue #13's floor) for held-out real digits read 72 -> 95 %
+def test_tflite_reaches_99_70_percent_on_mnist_test(lite_probabilities, test_inputs):
+    # issue #13's floor. 99.70 % measured: a blend of the model trained on real data (99.63 %), the
+    # same fine-tuned with the MNIST-only model as teacher (99.66 %) and that MNIST-only model
+    # (99.70 % on its own, 72 % on held-out real digits); see the card's "blend"
     accuracy = (digit_predictions(lite_probabilities) == test_inputs[1]).mean()
-    assert accuracy >= 0.9960, f"{100 * accuracy:.2f} %"
+    assert accuracy >= 0.9970, f"{100 * accuracy:.2f} %"
 
 
 def test_tflite_agrees_with_keras(lite_probabilities, test_inputs):
