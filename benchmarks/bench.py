@@ -11,6 +11,7 @@ Frames come from the scene generator (MNIST test digits on paper), so no data is
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import platform
 import statistics
@@ -358,6 +359,14 @@ def load_other_checkout(path: Path):
     return module
 
 
+def _recognizer_of(package, threads: int | None, reader: str):
+    """A Recognizer of another checkout; one from before the string reader has no ``reader`` (it
+    reads every line by cut and classify) nor, earlier still, ``num_threads``."""
+    accepted = inspect.signature(package.Recognizer).parameters
+    options = {"num_threads": threads, "reader": reader}
+    return package.Recognizer(**{name: value for name, value in options.items() if name in accepted})
+
+
 def section_against(args, mnist, report):
     """This checkout against another (``--against PATH``) on the same frames, alternating frame by
     frame in one process: on a machine shared with other jobs, runs minutes apart differ by more
@@ -366,9 +375,11 @@ def section_against(args, mnist, report):
     for a core that other jobs cause, though not the slowing from sharing caches."""
     if args.against is None:
         raise SystemExit("--only against needs --against PATH (another checkout of livedigits)")
+    if not (Path(args.against) / "livedigits" / "__init__.py").is_file():
+        raise SystemExit(f"--against: {args.against} is not a checkout of livedigits (no livedigits/__init__.py)")
     other = load_other_checkout(args.against)
     readers = {"this": (Recognizer(num_threads=args.threads, reader=args.reader), draw),
-               "other": (other.Recognizer(num_threads=args.threads, reader=args.reader), other.draw)}
+               "other": (_recognizer_of(other, args.threads, args.reader), other.draw)}
     report.append(f"## This checkout against `{args.against}` (alternating frame by frame, end to end)\n")
     report.append("Per frame: the median over the passes, and the best pass (closest to an idle machine); "
                   "means over the frames.\n")
