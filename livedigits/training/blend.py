@@ -17,8 +17,8 @@ the previous release's reader and the mean of a fine-tuning's last 8 checkpoints
 Each blend writes what it was made of beside it (``OUT.blend.json``: the networks and their shares),
 which ``train.py --export-only`` copies into the model card.
 """
-import json
 import argparse
+import json
 import sys
 from pathlib import Path
 

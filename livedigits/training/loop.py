@@ -13,6 +13,7 @@ import json
 import math
 import os
 import platform
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -500,9 +501,10 @@ def reexport(out_dir: str, data: str | None = None, seed: int = 1, mix_cache: st
 
     Without a card in ``out_dir`` (a blend), the card of ``card_from`` (the shipped model's, which the
     blend grew from) is the start; the blend's record (``digits.keras.blend.json``) goes into it, with
-    the MNIST validation digits read through LiteRT, which is what a blend is chosen on. With a cached
-    real-data mix, every source's held-out part is read again (``validation_by_source``); without
-    one, those numbers would describe another network and are dropped."""
+    the MNIST validation digits read through LiteRT, which is what a blend is chosen on. With
+    ``mix_cache`` (the real-data mix, built there first if missing), every source's held-out part is
+    read again (``validation_by_source``); without it, a re-export keeps the card's numbers and a
+    new network drops them (they were its predecessor's)."""
     mnist = load_mnist(data)
     import keras
 
@@ -510,8 +512,9 @@ def reexport(out_dir: str, data: str | None = None, seed: int = 1, mix_cache: st
 
     out = Path(out_dir)
     card_path = out / "model_card.json"
-    card = json.loads((card_path if card_path.is_file() else Path(card_from)).read_text())
-    if not card_path.is_file():  # a new network: the card it starts from describes its predecessor
+    new_network = not card_path.is_file()
+    card = json.loads((card_path if not new_network else Path(card_from)).read_text())
+    if new_network:  # the card it starts from describes its predecessor
         card["previous_model"] = {"date": card["date"], "test": {k: card["test"][k] for k in ("keras_accuracy", "tflite_accuracy")}}
     keras_path = out / card["files"]["keras"]
     model = keras.models.load_model(keras_path, compile=False)
@@ -539,12 +542,12 @@ def reexport(out_dir: str, data: str | None = None, seed: int = 1, mix_cache: st
         card["validation_accuracy"] = card["blend"]["mnist_validation_litert"]
         card["training"]["note"] = ("a blend of trained networks (see blend); the training fields are those of "
                                     "the first of them")
-    if mix_cache and Path(mix_cache).is_file():
+    if mix_cache:  # the cached mix (built and cached there first when missing, as training does)
         mix = load_or_build_mix(TrainConfig(out_dir=str(out), data=data, mix_cache=mix_cache))
         card["validation_by_source"] = per_source_results(tflite_path, mix.validation)
-    elif "validation_by_source" in card:
-        del card["validation_by_source"]
-        print("reexport: no --mix-cache: the card's per-source validation was dropped (it read another export)")
+    elif new_network and "validation_by_source" in card:
+        del card["validation_by_source"]  # they were another network's
+        print("reexport: no --mix-cache, so no per-source validation for this network", file=sys.stderr)
     card_path.write_text(json.dumps(card, indent=2) + "\n")
     _test_pictures(out, "", mnist.x_test, mnist.y_test, lite)
     return card
