@@ -72,7 +72,7 @@ def main(argv=None) -> int:
         from livedigits.training.strings import main as train_strings
 
         return train_strings(argv[1:])
-    from livedigits.training.data import DataError
+    from livedigits.training.data import DataError, require_files
     from livedigits.training.loop import TrainConfig, reexport, train
     from livedigits.training.realdata import SOURCE_LOCATIONS
 
@@ -106,9 +106,7 @@ def main(argv=None) -> int:
     parser.add_argument("--export-only", action="store_true",
                         help="no training: export OUT/digits.keras to TFLite again and update the model card")
     args = parser.parse_args(argv)
-    for option, path in (("--init", args.init), ("--distill-from", args.distill_from)):
-        if path and not os.path.isfile(path):
-            parser.error(f"{option}: {path} does not exist")
+    require_files(parser, init=args.init, distill_from=args.distill_from)
     if not 0.0 <= args.distill_share <= 1.0:
         parser.error("--distill-share must be between 0 and 1")
     if args.export_only:

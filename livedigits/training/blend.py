@@ -80,6 +80,8 @@ def main(argv=None) -> int:
             parser.error(f"{path} does not exist")
     import keras
 
+    from .loop import save_without_optimizer
+
     try:
         networks = [load_network(keras, path) for path in args.models]
         weights = [network.get_weights() for network in networks]
@@ -94,7 +96,7 @@ def main(argv=None) -> int:
         print(f"train.py blend: error: {err}", file=sys.stderr)
         return 2
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    networks[0].save(args.out)
+    save_without_optimizer(networks[0], args.out)  # as training saves: weights only, deflated
     record = {"networks": [str(path) for path in args.models], "shares": [round(float(s), 6) for s in shares]}
     made_of = {str(path): json.loads(blend_record_path(path).read_text())
                for path in args.models if blend_record_path(path).is_file()}

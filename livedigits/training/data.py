@@ -157,6 +157,14 @@ def _load_keras_download() -> Mnist:
                     "keras.datasets.mnist", checksums)
 
 
+def require_files(parser, **options) -> None:
+    """A usage error (one line, exit 2) for the first option naming a file that does not exist;
+    ``options`` maps an option's flag, written with underscores (``distill_from``), to its value."""
+    for name, path in options.items():
+        if path and not Path(path).expanduser().is_file():
+            parser.error(f"--{name.replace('_', '-')}: {path} does not exist")
+
+
 def _existing_path(value: str) -> str:
     if not Path(value).expanduser().exists():
         import argparse

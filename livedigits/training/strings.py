@@ -642,7 +642,7 @@ def main(argv=None) -> int:
     """``train.py strings``: build (or load) the cached data, train, export, write the card."""
     import argparse
 
-    from livedigits.training.data import add_mnist_option, load_mnist_for
+    from livedigits.training.data import add_mnist_option, load_mnist_for, require_files
     from livedigits.training.realdata import shared_data_paths, source_paths
 
     parser = argparse.ArgumentParser(prog="train.py strings", description="Train the digit-string reader.")
@@ -672,9 +672,7 @@ def main(argv=None) -> int:
     paths = source_paths(training, realworld)
     cheque_folder = paths["cheque"]
     out = Path(args.out)
-    for option, path in (("--init", args.init), ("--distill-from", args.distill_from)):
-        if path and not Path(path).is_file():
-            parser.error(f"{option}: {path} does not exist")
+    require_files(parser, init=args.init, distill_from=args.distill_from)
     if args.from_keras:
         import keras
 
